@@ -105,7 +105,7 @@ def _parse_field(f: dataclasses.Field[Any], raw: str | Sequence[str], msgs: list
     md = f.metadata
     name = f.name
     default = f.default
-    typ = type(default)
+    typ: type[Any] = type(default)
     if isinstance(default, tuple):
         items = _as_list(raw)
         if any(len(s) > MAX_VALUE_LEN for s in items) or len(items) > 64:
