@@ -1,14 +1,124 @@
-"""Dispatch to the numba kernels (filled in by the numba backend)."""
+"""Dispatch from :func:`lowbit_core.quantize` / ``round_distribution`` to the numba kernels.
+
+Validation is the reference's own (same helpers, same order, same messages). ``numba`` and
+:mod:`lowbit_core._numba` are imported on first use only; when numba is not importable the
+functions return None and the numpy reference runs (``required=True`` raises instead).
+"""
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
+from .formats import Format, get_format
+from .rng import check_seed
+from .rounding import (
+    FEW_BIT_MODES,
+    STOCHASTIC_MODES,
+    RoundDistribution,
+    RoundMode,
+    _check_rbits,
+    _check_srbits,
+    _check_x,
+    check_mode,
+)
 
-def quantize(x: Any, fmt: Any, mode: Any, *, required: bool = False, **kw: Any) -> np.ndarray | None:
-    """Return the numba result, or None to fall back to the numpy reference."""
-    if required:
-        raise ValueError("the numba backend is not available")
-    return None
+__all__ = ["available", "quantize", "round_distribution"]
+
+_MOD: ModuleType | None = None
+_TRIED = False
+
+
+def _backend() -> ModuleType | None:
+    global _MOD, _TRIED
+    if not _TRIED:
+        _TRIED = True
+        try:
+            from . import _numba
+        except ImportError:
+            _MOD = None
+        else:
+            _MOD = _numba
+    return _MOD
+
+
+def available() -> bool:
+    """Whether the numba backend can run (numba importable)."""
+    return _backend() is not None
+
+
+def _need(required: bool) -> ModuleType | None:
+    mod = _backend()
+    if mod is None and required:
+        raise ValueError("the numba backend is not available (numba is not importable)")
+    return mod
+
+
+def quantize(
+    x: Any,
+    fmt: Format | str,
+    mode: RoundMode | str = "rne",
+    *,
+    saturate: bool = True,
+    rbits: int | None = None,
+    seed: int | None = None,
+    srbits: Any = None,
+    required: bool = False,
+) -> np.ndarray | None:
+    """The numba result of :func:`lowbit_core.quantize`, or None to fall back to numpy.
+
+    Raises:
+        ValueError: as :func:`lowbit_core.quantize`; also when ``required`` and numba is missing.
+    """
+    mod = _need(required)
+    if mod is None:
+        return None
+    f = get_format(fmt)
+    m = check_mode(mode)
+    arr = _check_x(x)
+    nb = _check_rbits(rbits, m) if m in STOCHASTIC_MODES else None
+    r_flat: np.ndarray | None = None
+    if m in STOCHASTIC_MODES:
+        if srbits is not None:
+            if nb is None:
+                raise ValueError("srbits needs rbits (how many bits each srbits value holds)")
+            r_flat = _check_srbits(srbits, arr.shape, nb)
+        elif seed is None:
+            raise ValueError(f"stochastic mode {m.value!r} needs seed= or srbits=")
+        else:
+            seed = check_seed(seed)
+    out: np.ndarray = mod.quantize_array(arr, f, m, bool(saturate), nb, seed, r_flat)
+    return out
+
+
+def round_distribution(
+    x: Any,
+    fmt: Format | str,
+    mode: RoundMode | str = "sr",
+    rbits: int | None = None,
+    *,
+    input_bits: int | None = None,
+    saturate: bool = True,
+    required: bool = False,
+) -> RoundDistribution | None:
+    """The numba result of :func:`lowbit_core.round_distribution`, or None to fall back.
+
+    Raises:
+        ValueError: as :func:`lowbit_core.round_distribution`; also when ``required`` and numba
+            is missing.
+    """
+    mod = _need(required)
+    if mod is None:
+        return None
+    f = get_format(fmt)
+    m = check_mode(mode)
+    arr = _check_x(x)
+    nb = _check_rbits(rbits, m) if m in FEW_BIT_MODES else None
+    if input_bits is not None and (
+        isinstance(input_bits, bool) or not isinstance(input_bits, int) or not 0 <= input_bits <= 60
+    ):
+        raise ValueError(f"input_bits={input_bits!r} out of range 0..60")
+    lo, hi, p = mod.distribution_arrays(arr, f, m, nb, input_bits, bool(saturate))
+    return RoundDistribution(lo, hi, p)

@@ -395,12 +395,13 @@ def round_distribution(
     *,
     input_bits: int | None = None,
     saturate: bool = True,
+    backend: str = "auto",
 ) -> RoundDistribution:
     """Exact outcome distribution of rounding each element of ``x`` (arithmetic, no sampling).
 
     Args:
         x: float32/float64 values.
-        fmt, mode, rbits, saturate: as in :func:`quantize`.
+        fmt, mode, rbits, saturate, backend: as in :func:`quantize`.
         input_bits: treat inputs as having only ``D`` fractional bits below the target LSB: the
             fraction ``d`` is first rounded to a multiple of 2^-D (nearest, ties to even), as when
             the input comes from a format D bits more precise (spec (b), finite-precision inputs).
@@ -411,6 +412,17 @@ def round_distribution(
     Raises:
         ValueError: as :func:`quantize`; input_bits outside 0..60.
     """
+    if backend not in ("auto", "numba", "numpy"):
+        raise ValueError(f"unknown backend {backend!r}: use 'auto', 'numba' or 'numpy'")
+    if backend != "numpy":
+        from . import _fast
+
+        fast = _fast.round_distribution(
+            x, fmt, mode, rbits, input_bits=input_bits, saturate=saturate,
+            required=backend == "numba",
+        )
+        if fast is not None:
+            return fast
     f = get_format(fmt)
     m = check_mode(mode)
     arr = _check_x(x)
