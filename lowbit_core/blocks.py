@@ -349,6 +349,8 @@ def _reference(a: _Args) -> BlockResult:
     # 2. block amax (NaN if the block holds NaN, inf if it holds inf)
     xb = _blocks_view(x, spec, a.axis)  # (..., nblocks, B) or (..., R/B, C/B, B*B)
     amax = np.abs(xb).max(axis=-1, initial=wd(0))
+    if not spec.tile2d:
+        amax = np.moveaxis(amax, -1, a.axis)  # scales layout: x's shape, block axis / B
     bad = ~np.isfinite(amax)
 
     # 3. raw scale per rule, then RNE into the scale format with saturation (clamps UE8M0 to
