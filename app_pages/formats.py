@@ -1,0 +1,148 @@
+"""Formats page: a format bit by bit, a typed number, the number line with rounding bins, the
+value table, formats side by side and block formats. View only: numbers come from ui.*_formats."""
+
+import streamlit as st
+
+from ui import cached_formats as cf
+from ui import figures_formats as ff
+from ui import params
+from ui.params_formats import (
+    COMPARE_CHOICES,
+    CUSTOM,
+    FMT_CHOICES,
+    LINE_MODES,
+    FormatsParams,
+    bias_range,
+    build_format,
+    format_label,
+)
+
+PAGE, ss = "formats", st.session_state
+FMT_FIELDS = ("fmt", "ebits", "mbits", "bias", "specials", "signed")
+MODES = {"rne": "nearest, ties to even", "rna": "nearest, ties away", "rtz": "toward zero",
+         "rup": "toward +∞", "rdn": "toward −∞", "sr": "stochastic (exact)"}
+
+
+def k(name: str) -> str:
+    return f"{PAGE}.{name}"
+
+
+def fmt_key() -> cf.FmtKey:
+    return tuple(ss[k(n)] for n in FMT_FIELDS)  # type: ignore[return-value]
+
+
+def on_format() -> None:  # keep the number in the bit view when the format changes
+    try:
+        build_format(*fmt_key())
+    except ValueError:
+        ss[k("specials")] = "none"
+        st.toast("That exponent/sign choice cannot hold those special values; switched to none.")
+    old, new = ss.get("formats._key"), fmt_key()
+    if old is not None and old != new:
+        ss[k("code")] = ff.carry_code(build_format(*old), build_format(*new), int(ss[k("code")]))
+    ss["formats._key"] = new
+
+
+def on_ebits() -> None:
+    ss[k("bias")] = (1 << (ss[k("ebits")] - 1)) - 1  # IEEE bias for the new width
+    on_format()
+
+
+def set_code(code: int) -> None:
+    ss[k("code")] = code
+
+
+params.seed(FormatsParams, page=PAGE)
+ss.setdefault("formats._key", fmt_key())
+st.title("Number formats, bit by bit")
+with st.sidebar:
+    st.selectbox("Format", FMT_CHOICES, key=k("fmt"), format_func=format_label, on_change=on_format)
+    if ss[k("fmt")] == CUSTOM:
+        st.slider("Exponent bits", 1, 8, key=k("ebits"), on_change=on_ebits)
+        st.slider("Mantissa bits", 0, 10, key=k("mbits"), on_change=on_format)
+        st.slider("Bias", *bias_range(ss[k("ebits")]), key=k("bias"), on_change=on_format)
+        st.selectbox("Special values", ["ieee", "fn", "fnuz", "none"], key=k("specials"),
+                     on_change=on_format, help="ieee: inf + NaNs; fn: one NaN, no inf; "
+                     "fnuz: NaN at −0, no inf; none: every code is a number")
+        st.toggle("Signed", key=k("signed"), on_change=on_format)
+    st.selectbox("Rounding mode", LINE_MODES, key=k("mode"), format_func=lambda m: MODES[m])
+
+f = build_format(*fmt_key())
+st.caption(f"**{f.describe()}**: {f.bits} bits = {'1 sign + ' if f.signed else ''}{f.ebits} "
+           f"exponent + {f.mbits} mantissa, bias {f.bias}.")
+
+st.header("Bit view")
+info = ff.code_info(f, int(ss[k("code")]))
+fields = ff.bit_fields(f)
+for row in range(0, f.bits, 16):
+    cols = st.columns(16, gap="small")
+    for j, (fld, cap) in enumerate(fields[row:row + 16]):
+        pos = f.bits - 1 - (row + j)
+        with cols[j]:
+            st.markdown(f":{ff.FIELD_COLORS[fld]}-background[{cap}]")
+            st.button(info.bits[row + j], key=f"formats._bit{row + j}", type="primary"
+                      if info.bits[row + j] == "1" else "secondary",
+                      on_click=set_code, args=(info.code ^ (1 << pos),))
+st.latex(info.formula)
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Value", ff.short(info.value))
+c2.metric("Hex code", f"0x{info.code:0{(f.bits + 3) // 4}X}")
+c3.metric("Class", info.kind)
+with c4:
+    st.number_input("Code (integer)", 0, f.num_codes - 1, key=k("code"), step=1)
+b1, b2, _ = st.columns([1, 1, 4])
+b1.button("◀ next down", on_click=set_code, args=(ff.step_code(f, info.code, -1),))
+b2.button("next up ▶", on_click=set_code, args=(ff.step_code(f, info.code, +1),))
+st.caption("Exact decimal value of the stored bits:")
+st.code(info.exact, wrap_lines=True)
+
+st.header("Type a real number")
+x = st.number_input("x", -1e300, 1e300, key=k("x"), format="%.12g")
+mode = ss[k("mode")]
+s = ff.stored(f, float(x), mode)
+if mode == "sr":
+    st.write(f"Stochastic rounding: **{ff.short(s.lo)}** with probability {1 - s.p_hi:.6g}, "
+             f"**{ff.short(s.hi)}** with probability {s.p_hi:.6g} (the mean is x when in range).")
+st.dataframe(ff.stored_table(s), hide_index=True)
+if s.overflow:
+    st.warning(s.overflow)
+st.button("Show the stored value in the bit view", on_click=set_code,
+          args=(ff.code_of(f, s.value),))
+
+st.header("Number line")
+n1, n2, n3 = st.columns([2, 2, 1])
+n1.number_input("Zoom centre", -1e300, 1e300, key=k("center"), format="%.6g")
+n2.slider("Values shown", 4, 2048, key=k("count"))
+n3.toggle("Log view", key=k("log_view"))
+bins, complete, fig, csv = cf.number_line(fmt_key(), float(ss[k("center")]), int(ss[k("count")]),
+                                     mode, bool(ss[k("log_view")]), float(x))
+st.plotly_chart(fig, key="formats.line")
+LOG_NOTE = "Log view: positive values only; every binade gets the same width. "
+st.caption(("All finite values. " if complete else f"A window of {len(bins)} of the "
+            f"{f.num_codes} codes around the zoom centre (move it to explore). ")
+           + (LOG_NOTE if ss[k("log_view")] else "")
+           + ("Stochastic rounding: a real between two neighbours rounds to each with "
+              "probability falling linearly with distance." if mode == "sr"
+              else "Each shaded band is the set of reals that round to the marker."))
+st.download_button("CSV: values and rounding bins", csv, "number_line.csv",
+                   "text/csv", on_click="ignore")
+
+if f.bits <= 8:
+    st.header(f"All {f.num_codes} codes")
+    html, csv = cf.value_table(fmt_key())
+    st.html(html)
+    st.caption("Row = high bits, column = low 4 bits. Grey: zero, orange: subnormal, red: inf, "
+               "violet: NaN.")
+    st.download_button("CSV: value table", csv, "value_table.csv", "text/csv",
+                       on_click="ignore")
+
+st.header("Side by side")
+st.multiselect("Formats", COMPARE_CHOICES, key=k("compare"), max_selections=4,
+               format_func=format_label)
+chosen = tuple(ss[k("compare")]) or FormatsParams().compare
+props, csv = cf.properties(chosen, fmt_key())
+st.dataframe(props)
+st.download_button("CSV: properties", csv, "format_properties.csv", "text/csv",
+                   on_click="ignore")
+
+params.publish(params.current(FormatsParams, PAGE))
