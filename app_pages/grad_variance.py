@@ -1,0 +1,154 @@
+"""Gradient variance page: mini-batch gradient variance vs batch size under stochastic rounding,
+its split, the bits-for-batch exchange rate, the bias floor and SGD curves (paper (a))."""
+
+import streamlit as st
+
+from ui import cached_grad_variance as cgv
+from ui import common, params
+from ui import figures_grad_variance as fgv
+from ui.params_grad_variance import (
+    MODE_LABELS,
+    MODEL_LABELS,
+    MODES,
+    TARGET_LABELS,
+    GradVarianceParams,
+)
+
+PAGE, ss = "grad_variance", st.session_state
+K = PAGE + "."
+RAN = K + "_ran"  # settings whose heavy parts were started with the Run button
+
+
+def _irange(name: str) -> tuple[int, int]:
+    md = params.field_bounds(GradVarianceParams, name)
+    return int(md["min"]), int(md["max"])
+
+
+def _on_bmin() -> None:
+    ss[K + "b_max"] = max(ss[K + "b_max"], ss[K + "b_min"])
+
+
+def _on_bmax() -> None:
+    ss[K + "b_min"] = min(ss[K + "b_min"], ss[K + "b_max"])
+
+
+def _pow2(k: int) -> str:
+    return f"{2**k:,}"
+
+
+params.seed(GradVarianceParams, page=PAGE)
+p, bad = params.collect(GradVarianceParams, PAGE)
+params.publish(p)
+
+st.title("Gradient variance vs batch size under stochastic rounding")
+st.caption(
+    "Paper (a), *Training with Fewer Bits*: with stochastic rounding (SR) in back-propagation a "
+    "larger batch compensates for fewer bits, and quantizing weights differs from quantizing "
+    "activations. The paper's theorem was not available; the lab shows its own measurements next "
+    "to a simple model, Var ≈ σ²/B + Σ Δ²/(6B), labelled as a model."
+)
+with st.sidebar:
+    st.selectbox("Model", list(MODEL_LABELS), format_func=lambda m: MODEL_LABELS[m],
+                 key=K + "model")
+    st.slider("Mantissa bits (format e·m·)", *_irange("mbits"), key=K + "mbits",
+              help="The format is eXmY with these mantissa bits; each bit fewer doubles Δ.")
+    st.slider("Exponent bits", *_irange("ebits"), key=K + "ebits")
+    st.multiselect("Quantized tensors", list(TARGET_LABELS), format_func=lambda t: TARGET_LABELS[t],
+                   key=K + "targets", help="W: one rounding per step shared by the batch. "
+                   "A, G: rounded per sample, so their noise averages out over the batch.")
+    st.multiselect("Rounding modes", list(MODES), format_func=lambda m: MODE_LABELS[m],
+                   key=K + "modes")
+    st.slider("Random bits (few-bit SR)", *_irange("rbits"), key=K + "rbits")
+    st.toggle("Tensor scaling (power of two)", key=K + "scaling")
+    st.select_slider("Smallest batch", options=range(12), format_func=_pow2, key=K + "b_min",
+                     on_change=_on_bmin)
+    st.select_slider("Largest batch", options=range(12), format_func=_pow2, key=K + "b_max",
+                     on_change=_on_bmax)
+    st.slider("Repeats R per batch size", *_irange("repeats"), key=K + "repeats")
+    st.number_input("Seed", *_irange("seed"), step=1, key=K + "seed")
+for msg in bad:
+    st.error(f"Could not use that: {msg}")
+st.markdown(f"Format **{p.fmt}** · model **{MODEL_LABELS[p.model]}** · quantized: "
+            f"**{', '.join(t.upper() for t in p.targets) or 'nothing'}**")
+
+heavy = cgv.is_heavy(p)
+ran: set[str] = ss.setdefault(RAN, set())
+key = repr(p)
+if any(heavy.values()) and key not in ran:
+    parts = ", ".join(k for k, v in heavy.items() if v)
+    c1, c2 = st.columns([3, 1])
+    c1.info(f"These settings take longer than the defaults ({parts}). Press Run to compute them.")
+    if c2.button("Run", type="primary", key=K + "_run", icon=":material/play_arrow:"):
+        ran.add(key)
+go_heavy = key in ran
+
+
+def ready(part: str) -> bool:
+    return not heavy[part] or go_heavy
+
+
+st.header("1 · Variance falls as 1/B", divider="gray")
+df = None
+if ready("variance"):
+    with common.expected_errors():
+        df = cgv.variance(p.variance(), _show=heavy["variance"])
+        common.chart(fgv.variance(df), df, "grad_variance")
+        st.caption(
+            "Total variance of the mini-batch gradient over R batches (solid). Dashed: the lab's "
+            "model Δ²/(6B) added to the measured sampling term; dotted: the floor weight "
+            "quantization leaves (one rounding of W per step, shared by the batch). Log-log: "
+            "slope −1 means variance ∝ 1/B."
+        )
+
+st.header("2 · Sampling vs quantization", divider="gray")
+st.selectbox("Mode to split", list(MODES), format_func=lambda m: MODE_LABELS[m],
+             key=K + "split_mode")
+if df is not None:
+    mode = p.split_mode if p.split_mode in set(df["mode"]) else str(df["mode"].iloc[-1])
+    if mode != p.split_mode:
+        st.caption(f"{MODE_LABELS[p.split_mode]} is not among the compared modes; showing {mode}.")
+    common.chart(fgv.split(df, mode), df[df["mode"] == mode], "grad_variance_split")
+    st.caption("Share of the sampling variance (same batches, no rounding) and of the rounding "
+               "noise in the total. With SR on A and G both fall as 1/B, so the shares stay put; "
+               "a weight floor takes over at large B.")
+
+st.header("3 · Exchange rate: bits for batch", divider="gray")
+c1, c2 = st.columns(2)
+c1.select_slider("Reference batch (full precision)", options=range(12), format_func=_pow2,
+                 key=K + "ref_batch")
+c2.slider("Mantissa bits 0 … k", *_irange("xr_bits"), key=K + "xr_bits")
+if ready("exchange"):
+    with common.expected_errors():
+        xr = cgv.exchange(*cgv.exchange_args(p), _show=heavy["exchange"])
+        common.chart(fgv.exchange(xr), xr, "grad_variance_exchange")
+        st.caption(
+            f"Batch size at which the error E‖ĝ − g‖² with k mantissa bits falls to the full-"
+            f"precision value at B = {p.ref} (interpolated on the measured curve; gaps: not "
+            "reached in the swept range). Dashed: the model B_ref·(σ² + ΣΔ²/6)/σ². One bit fewer "
+            "quadruples the rounding term, so at most 4× batch per bit; less when sampling noise "
+            "dominates."
+        )
+
+st.header("4 · Bias: what batch size cannot fix", divider="gray")
+if df is not None:
+    common.chart(fgv.bias(df), df, "grad_variance_bias")
+    st.caption("Squared bias of the mean gradient (estimate corrected for the noise of a mean of "
+               "R batches; values below the grey noise level are not resolved). Round-to-nearest "
+               "leaves a bias that does not fall with B; SR is unbiased.")
+
+st.header("5 · Training curves", divider="gray")
+c1, c2, c3, c4, c5 = st.columns(5)
+c1.select_slider("Batch", options=range(11), format_func=_pow2, key=K + "train_batch")
+c2.slider("Steps", *_irange("steps"), step=10, key=K + "steps")
+c3.number_input("Learning rate", 1e-4, 10.0, format="%.4f", key=K + "lr")
+c4.slider("Seeds", *_irange("train_seeds"), key=K + "train_seeds")
+c5.radio("x axis", ["steps", "samples"], key=K + "train_x", horizontal=True)
+if ready("training"):
+    with common.expected_errors():
+        tr = cgv.training(p.sgd(), _show=heavy["training"])
+        common.chart(fgv.training(tr, p.train_x), tr, "grad_variance_training")
+        st.caption(
+            "Plain SGD from the same start and batches for every mode. With W quantized the "
+            "weights are stored in the format (no full-precision copy): round-to-nearest drops "
+            "every update smaller than half a spacing and stalls; SR keeps them on average."
+        )

@@ -1,0 +1,664 @@
+"""Gradient variance vs batch size under stochastic rounding (paper (a), Training with Fewer Bits).
+
+The lab's own model (papers_spec.md (a), [INFER]; the paper's theorem was not available): the
+mini-batch gradient with per-sample stochastic rounding (SR) at spacing Δ is
+
+    ĝ_B = (1/B) Σ_i Q(∇ℓ_i),   Var[ĝ_B] ≈ σ²_sample / B + Σ_e Δ_e² / (6B)
+
+because SR's error on one element has mean 0 and variance δ(1−δ)Δ², which averages to Δ²/6 over
+a uniform fraction δ. Both terms fall as 1/B, so a larger batch pays for fewer bits. Quantizing the
+weights is different: one Q(W) is drawn per step and shared by the whole batch, so its error is
+not averaged away; it leaves a floor (SR) or a bias (RNE) that no batch size removes.
+
+What is quantized (each a :class:`Target`, each with its own format and rounding mode):
+
+* ``w``: the weights used in the forward and backward pass, one draw per step (per repeat here);
+* ``a``: the activations saved for the weight gradient (the layer inputs; forward is unquantized);
+* ``g``: the gradient flowing backward, at every layer's output, per sample (it is propagated on
+  to the layer below in its quantized form).
+
+Tensor scaling multiplies a tensor by one power of two, chosen so its largest magnitude lands in
+the format's top binade, before rounding, and divides it back afterwards (exact).
+
+Method: for each repeat ``r`` a pool of ``B_max`` samples is drawn with replacement from the data
+set; the batch of size ``B`` is the first ``B`` samples of the pool (nested batches, so the
+per-sample work is done once). Per-sample gradients of a linear layer are outer products
+``g_i ⊗ a_i`` and batch sums are one einsum per segment between consecutive batch sizes. The
+same samples are used for every rounding mode and for the unquantized ("fp32") estimate, so the
+quantization part ``ĝ_B − ĝ_B^fp32`` is measured on identical batches. Arithmetic is float64.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from functools import cache
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from ..datasets import load_digits
+from ..formats import FloatFormat, Format, get_format
+from ..rng import check_seed
+from ..rounding import STOCHASTIC_MODES, RoundMode, check_mode, quantize
+
+__all__ = [
+    "FP32",
+    "GradVarianceParams",
+    "Model",
+    "SGDParams",
+    "Target",
+    "exchange_rate",
+    "gradient_variance",
+    "problem",
+    "sgd_curves",
+    "sr_noise_variance",
+    "sweep_cost",
+]
+
+FP32 = "fp32"  #: the "mode" label of the unquantized reference
+Progress = Callable[[float], None]
+DATA_SEED = 20261125  #: fixed seed of the synthetic teacher-student data and of the fixed points
+#: samples per chunk of repeats (bounds memory; a constant, so results never depend on it)
+CHUNK_SAMPLES = 16384
+SMALL_ARRAY = 8192  #: below this many elements quantize with the numpy reference (see _q)
+
+
+class Model(StrEnum):
+    """The models; all layers are bias-free linear maps."""
+
+    LINEAR = "linear"
+    """Teacher-student linear regression on synthetic data: x ~ N(0, I_16), y = x·w* + 0.1 ε,
+    loss ½(x·w − y)², 2048 samples; the fixed point is w* plus a N(0, 1/16) offset."""
+    LOGISTIC = "logistic"
+    """Softmax regression on the 8×8 digits (64 → 10), cross-entropy, 1797 samples."""
+    MLP = "mlp"
+    """One hidden layer on the 8×8 digits (64 → 32 ReLU → 10), cross-entropy."""
+
+
+class Target(StrEnum):
+    """Which tensors are quantized (see the module docstring)."""
+
+    W = "w"
+    """weights in the forward pass: one draw per step, shared by the batch."""
+    A = "a"
+    """activations saved for the backward pass (weight-gradient operand), per sample."""
+    G = "g"
+    """gradients flowing backward (output of every layer), per sample."""
+
+
+def _check_targets(targets: Iterable[str]) -> tuple[Target, ...]:
+    out: list[Target] = []
+    for t in targets:
+        try:
+            out.append(Target(str(t).strip().lower()))
+        except ValueError:
+            raise ValueError(f"unknown target {t!r}: use 'w', 'a' or 'g'") from None
+    return tuple(dict.fromkeys(out))
+
+
+def _check_mode_or_fp32(mode: str) -> str:
+    return FP32 if str(mode).lower() == FP32 else check_mode(mode).value
+
+
+@dataclass(frozen=True)
+class _QuantConfig:
+    """Shared quantization fields of both experiments (validated in ``__post_init__``)."""
+
+    model: str = Model.LINEAR.value  #: a :class:`Model` value
+    fmt: str = "e5m2"  #: format of every quantized target unless overridden ("e5mK": K bits)
+    modes: tuple[str, ...] = ("rne", "sr", "srff")  #: rounding modes compared ("fp32" always added)
+    rbits: int = 4  #: random bits of the few-bit SR modes (srff, srf, src, sro)
+    targets: tuple[str, ...] = ("w", "a", "g")  #: which of W/A/G are quantized
+    scaling: bool = True  #: power-of-two tensor scaling before rounding
+    fmt_w: str = ""  #: format override for W ("" = fmt)
+    fmt_a: str = ""  #: format override for A
+    fmt_g: str = ""  #: format override for G
+    mode_w: str = ""  #: rounding-mode override for W ("" = the compared mode), e.g. "rne"
+    mode_a: str = ""  #: rounding-mode override for A
+    mode_g: str = ""  #: rounding-mode override for G
+    seed: int = 0  #: seed of batch sampling, initialisation and every SR stream
+
+    def __post_init__(self) -> None:
+        if self.model not in tuple(Model):
+            raise ValueError(f"model={self.model!r} is not one of {', '.join(Model)}")
+        for f in (self.fmt, self.fmt_w, self.fmt_a, self.fmt_g):
+            if f:
+                get_format(f)
+        modes = tuple(_check_mode_or_fp32(m) for m in self.modes)
+        if not modes:
+            raise ValueError("modes is empty: compare at least one rounding mode")
+        object.__setattr__(self, "modes", modes)
+        for m in (self.mode_w, self.mode_a, self.mode_g):
+            if m:
+                check_mode(m)
+        if isinstance(self.rbits, bool) or not 1 <= int(self.rbits) <= 32:
+            raise ValueError(f"rbits={self.rbits!r} out of range 1..32")
+        object.__setattr__(self, "targets", tuple(t.value for t in _check_targets(self.targets)))
+        check_seed(self.seed)
+
+    def spec(self, target: Target, mode: str) -> _Spec | None:
+        """How ``target`` is quantized in the run for ``mode`` (None: not quantized)."""
+        if mode == FP32 or target.value not in self.targets:
+            return None
+        fmt = getattr(self, f"fmt_{target.value}") or self.fmt
+        m = RoundMode(getattr(self, f"mode_{target.value}") or mode)
+        return _Spec(get_format(fmt), m, self.rbits, self.scaling)
+
+
+@dataclass(frozen=True)
+class GradVarianceParams(_QuantConfig):
+    """Parameters of :func:`gradient_variance` (and :func:`exchange_rate`)."""
+
+    batch_sizes: tuple[int, ...] = tuple(2**k for k in range(9))  #: sorted, each 1..65536
+    repeats: int = 32  #: independent mini-batch estimates per batch size (R)
+    floor_draws: int = 16  #: weight draws for the B → ∞ floor (full-data gradient)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        bs = tuple(sorted({int(b) for b in self.batch_sizes}))
+        if not bs or bs[0] < 1 or bs[-1] > 65536:
+            raise ValueError(f"batch_sizes={self.batch_sizes!r}: need values in 1..65536")
+        object.__setattr__(self, "batch_sizes", bs)
+        if not 2 <= self.repeats <= 100_000:
+            raise ValueError(f"repeats={self.repeats!r} out of range 2..100000")
+        if not 1 <= self.floor_draws <= 10_000:
+            raise ValueError(f"floor_draws={self.floor_draws!r} out of range 1..10000")
+
+
+@dataclass(frozen=True)
+class SGDParams(_QuantConfig):
+    """Parameters of :func:`sgd_curves`. Here W means the weights are *stored* in the format."""
+
+    batch: int = 16  #: mini-batch size
+    steps: int = 200  #: SGD steps
+    lr: float = 0.05  #: learning rate (plain SGD, no momentum)
+    seeds: int = 3  #: independent runs per mode (a band on the chart)
+    eval_every: int = 10  #: steps between full-data loss evaluations
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 1 <= self.batch <= 65536:
+            raise ValueError(f"batch={self.batch!r} out of range 1..65536")
+        if not 1 <= self.steps <= 100_000:
+            raise ValueError(f"steps={self.steps!r} out of range 1..100000")
+        if not (math.isfinite(self.lr) and 0 < self.lr <= 100):
+            raise ValueError(f"lr={self.lr!r} must be in (0, 100]")
+        if not 1 <= self.seeds <= 64:
+            raise ValueError(f"seeds={self.seeds!r} out of range 1..64")
+        if not 1 <= self.eval_every <= self.steps:
+            raise ValueError(f"eval_every={self.eval_every!r} out of range 1..steps")
+
+
+class _Spec(NamedTuple):
+    fmt: Format
+    mode: RoundMode
+    rbits: int
+    scaling: bool
+
+
+class Problem(NamedTuple):
+    """A data set and a fixed parameter point (read-only arrays)."""
+
+    x: np.ndarray  #: (N, d_in) float64
+    y: np.ndarray  #: (N,) float64 targets (linear) or int64 labels
+    ws: tuple[np.ndarray, ...]  #: weights, layer l is (out, in)
+    loss: str  #: "mse" or "ce"
+
+
+@cache
+def problem(model: str) -> Problem:
+    """The data set and fixed point of ``model`` (a pure constant table, hence cached)."""
+    rng = np.random.default_rng(DATA_SEED)
+    m = Model(model)
+    if m is Model.LINEAR:
+        d, n = 16, 2048
+        x = rng.standard_normal((n, d))
+        w_star = rng.standard_normal(d) / math.sqrt(d)
+        y = x @ w_star + 0.1 * rng.standard_normal(n)
+        ws: tuple[np.ndarray, ...] = ((w_star + rng.standard_normal(d) / math.sqrt(d))[None, :],)
+        loss = "mse"
+    else:
+        x32, labels = load_digits()
+        x, y = x32.astype(np.float64), labels
+        sizes = (64, 10) if m is Model.LOGISTIC else (64, 32, 10)
+        ws = tuple(
+            rng.standard_normal((o, i)) * math.sqrt(2.0 / i) for i, o in itertools.pairwise(sizes)
+        )
+        loss = "ce"
+    for a in (x, y, *ws):
+        a.setflags(write=False)
+    return Problem(x, y, ws, loss)
+
+
+# --- quantization helpers -------------------------------------------------------------------------
+
+
+def _sub_seed(seed: int, *tags: int) -> int:
+    """An independent SR stream per (seed, tags): quantize's counter restarts at 0 on every call."""
+    h = seed & _M64
+    for t in (*tags, len(tags)):
+        h = _splitmix64((h ^ (t & _M64)) + 0x9E3779B97F4A7C15)
+    return h >> 1
+
+
+_M64 = (1 << 64) - 1
+
+
+def _splitmix64(z: int) -> int:
+    """SplitMix64 finaliser (Steele, Lea, Flood 2014) on Python ints: a bijection on 64 bits."""
+    z &= _M64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _M64
+    return z ^ (z >> 31)
+
+
+def _scale(x: np.ndarray, fmt: Format) -> np.ndarray:
+    """Power-of-two scale per leading index (one tensor per repeat): amax into the top binade."""
+    amax = np.abs(x).reshape(x.shape[0], -1).max(axis=1)
+    e = np.floor(np.log2(fmt.max / np.where(amax > 0, amax, fmt.max)))
+    return np.ldexp(1.0, e.astype(np.int32)).reshape((-1,) + (1,) * (x.ndim - 1))
+
+
+def _q(x: np.ndarray, spec: _Spec | None, seed: int) -> np.ndarray:
+    """Round ``x`` (leading axis = independent tensors) as ``spec`` says; None = unchanged."""
+    if spec is None:
+        return x
+    s = _scale(x, spec.fmt) if spec.scaling else np.ones((1,) * x.ndim)
+    kw: dict[str, object] = {}
+    if spec.mode in STOCHASTIC_MODES:
+        kw["seed"] = seed
+        if spec.mode is not RoundMode.SR:
+            kw["rbits"] = spec.rbits
+    # remove when the numba kernels get a serial path for small arrays: their thread-pool start
+    # costs milliseconds per call, far more than the numpy reference (bit-identical) on a few
+    # thousand elements.
+    backend = "numpy" if x.size < SMALL_ARRAY else "auto"
+    out: np.ndarray = quantize(x * s, spec.fmt, spec.mode, backend=backend, **kw) / s  # type: ignore[arg-type]
+    return out
+
+
+def _sr_model_var(x: np.ndarray, spec: _Spec | None) -> np.ndarray:
+    """Per-element model SR variance Δ²/6 (Δ = local grid spacing); 0 where x is on the grid."""
+    if spec is None or spec.mode not in STOCHASTIC_MODES:
+        return np.zeros_like(x)
+    f = spec.fmt
+    s = _scale(x, f) if spec.scaling else np.ones((1,) * x.ndim)
+    v = np.abs(x * s)
+    _, ex = np.frexp(v)
+    emin = f.grid_emin if isinstance(f, FloatFormat) else 0
+    mb = f.grid_mbits
+    delta = np.ldexp(1.0, (np.maximum(ex - 1, emin) - mb).astype(np.int32))
+    on_grid = np.floor(v / delta) * delta == v  # exact: delta is a power of two
+    return np.where(on_grid, 0.0, (delta / s) ** 2 / 6.0)
+
+
+# --- per-sample forward/backward ------------------------------------------------------------------
+
+
+class _Grads(NamedTuple):
+    g: list[np.ndarray]  #: per layer, gradient at the layer output (R, B, out), as used
+    a: list[np.ndarray]  #: per layer, layer input (R, B, in), as used
+    model_q: np.ndarray  #: (R, B) model SR variance of each per-sample gradient (Σ Δ²/6 terms)
+
+
+def _per_sample(
+    ws: list[np.ndarray], x: np.ndarray, y: np.ndarray, loss: str,
+    specs: dict[Target, _Spec | None], seed: int, tag: int, want_model: bool = False,
+) -> _Grads:
+    """Per-sample quantized gradient factors for weights ``ws`` (each (R or 1, out, in))."""
+    n_layers = len(ws)
+    acts, pres = [x], []
+    a = x  # (R, B, in)
+    for layer, w in enumerate(ws):
+        z = a @ np.swapaxes(w, -1, -2)  # (R, B, out)
+        pres.append(z)
+        if layer < n_layers - 1:
+            a = np.maximum(z, 0.0)
+            acts.append(a)
+    if loss == "mse":
+        g = z - y[..., None]
+    else:
+        g = np.exp(z - z.max(axis=-1, keepdims=True))
+        g /= g.sum(axis=-1, keepdims=True)
+        np.put_along_axis(g, y[..., None], np.take_along_axis(g, y[..., None], -1) - 1.0, -1)
+    gs: list[np.ndarray] = [g] * n_layers
+    as_: list[np.ndarray] = [x] * n_layers
+    model_q = np.zeros(x.shape[:2])
+    for layer in reversed(range(n_layers)):
+        gq = _q(g, specs[Target.G], _sub_seed(seed, tag, 1, layer))
+        aq = _q(acts[layer], specs[Target.A], _sub_seed(seed, tag, 2, layer))
+        if want_model:
+            a_l = acts[layer]
+            model_q += _sr_model_var(g, specs[Target.G]).sum(-1) * (a_l**2).sum(-1)
+            model_q += _sr_model_var(a_l, specs[Target.A]).sum(-1) * (g**2).sum(-1)
+        gs[layer], as_[layer] = gq, aq
+        if layer > 0:
+            g = (gq @ ws[layer]) * (pres[layer - 1] > 0)
+    return _Grads(gs, as_, model_q)
+
+
+def _batch_means(gr: _Grads, batch_sizes: tuple[int, ...]) -> np.ndarray:
+    """Mean gradient over the first B samples, for each B: (n_B, R, P), layers flattened."""
+    r = gr.g[0].shape[0]
+    out = []
+    for g, a in zip(gr.g, gr.a, strict=True):
+        acc = np.zeros((r, g.shape[-1], a.shape[-1]))
+        sums, lo = [], 0
+        for b in batch_sizes:
+            acc = acc + np.einsum("rbo,rbi->roi", g[:, lo:b], a[:, lo:b])  # Σ_i g_i ⊗ a_i
+            sums.append(acc / b)
+            lo = b
+        out.append(np.stack(sums).reshape(len(batch_sizes), r, -1))
+    return np.concatenate(out, axis=-1)
+
+
+def _weights(
+    prob: Problem, spec: _Spec | None, n: int, seed: int, tag: int
+) -> list[np.ndarray]:
+    """The weights as used: n independent draws of Q(W) (one per repeat / step), or W itself."""
+    if spec is None:
+        return [w[None] for w in prob.ws]
+    return [
+        _q(np.broadcast_to(w, (n, *w.shape)).copy(), spec, _sub_seed(seed, tag, 3, layer))
+        for layer, w in enumerate(prob.ws)
+    ]
+
+
+def _full_gradient(prob: Problem, ws: list[np.ndarray]) -> np.ndarray:
+    """Full-data unquantized gradient at weights ``ws`` (each (R, out, in)): (R, P)."""
+    r = ws[0].shape[0]
+    x = np.broadcast_to(prob.x, (r, *prob.x.shape))
+    y = np.broadcast_to(prob.y, (r, *prob.y.shape))
+    none: dict[Target, _Spec | None] = {t: None for t in Target}
+    gr = _per_sample(ws, x, y, prob.loss, none, 0, 0)
+    out: np.ndarray = _batch_means(gr, (prob.x.shape[0],))[0]
+    return out
+
+
+# --- the variance sweep ---------------------------------------------------------------------------
+
+
+def sweep_cost(p: GradVarianceParams) -> float:
+    """Rough work of :func:`gradient_variance` in quantized elements (for the page's Run gate)."""
+    prob = problem(p.model)
+    width = sum(w.shape[0] + w.shape[1] for w in prob.ws)
+    return float(p.repeats * p.batch_sizes[-1] * width * (len(p.modes) + 1))
+
+
+def gradient_variance(p: GradVarianceParams, progress: Progress | None = None) -> pd.DataFrame:
+    """Measure the mini-batch gradient's variance, its split and its bias, per mode and batch size.
+
+    For each rounding mode (plus the unquantized ``"fp32"`` reference) and batch size ``B``, over
+    ``R = p.repeats`` independent mini-batches (sampled with replacement) at the model's fixed
+    point, with ``g`` the full-data unquantized gradient and ``ĝ^fp32`` the unquantized gradient on
+    the same batch (norms are over all weights):
+
+    * ``total_var`` = E‖ĝ − Eĝ‖²; ``sampling_var`` = E‖ĝ^fp32 − Eĝ^fp32‖² (σ²/B exactly);
+    * ``quant_var`` = E‖(ĝ − ĝ^fp32) − E(ĝ − ĝ^fp32)‖²; ``cross`` = total − sampling − quant
+      (twice the covariance; ≈ 0 for per-sample SR, whose error has mean 0 given the batch);
+    * ``bias2`` = ‖mean ĝ − g‖² − total_var / R (debiased: the raw value is inflated by the
+      noise of the mean, ``bias2_noise`` = total_var / R); ``mse`` = total_var + bias2;
+    * ``model_var`` = (S + Q)/B, the lab's model, with S = mean of B·sampling_var and
+      Q = E_i Σ_e c_e Δ_e²/6 over the per-sample SR roundings (Δ_e the local spacing, c_e the
+      squared factor multiplying that element in the gradient; exact-grid values count 0);
+      ``model_quant_var`` = Q/B; NaN for deterministic modes and fp32;
+    * ``floor_var``, ``floor_bias2``: the B → ∞ limit left by weight quantization alone, from
+      ``p.floor_draws`` draws of Q(W) with the full-data gradient (0 when W is not quantized).
+
+    Args:
+        p: the parameters.
+        progress: called with the done fraction (0..1) after each chunk of repeats.
+
+    Returns:
+        Tidy DataFrame, one row per (mode, batch): columns ``model, fmt, mode, batch, repeats,
+        total_var, sampling_var, quant_var, cross, bias2, bias2_noise, mse, model_var,
+        model_quant_var, floor_var, floor_bias2, grad_norm2``.
+    """
+    prob = problem(p.model)
+    n = prob.x.shape[0]
+    bs, r_total, b_max = p.batch_sizes, p.repeats, p.batch_sizes[-1]
+    modes = [FP32, *(m for m in p.modes if m != FP32)]
+    g_full = _full_gradient(prob, [w[None] for w in prob.ws])[0]  # (P,)
+    chunk = max(1, CHUNK_SAMPLES // b_max)
+    rng = np.random.default_rng([p.seed, 1])
+    n_p = g_full.size
+    # running sums over repeats: [mode] -> (n_B, P)
+    s_q = {m: np.zeros((len(bs), n_p)) for m in modes}
+    s_q2 = {m: np.zeros((len(bs), n_p)) for m in modes}
+    s_d = {m: np.zeros((len(bs), n_p)) for m in modes}
+    s_d2 = {m: np.zeros((len(bs), n_p)) for m in modes}
+    model_q = {m: 0.0 for m in modes}
+    done = 0
+    for ci, r0 in enumerate(range(0, r_total, chunk)):
+        rc = min(chunk, r_total - r0)
+        idx = rng.integers(0, n, size=(rc, b_max))  # (R_c, B_max) sample grid
+        x, y = prob.x[idx], prob.y[idx]
+        means_f: np.ndarray | None = None
+        for mi, m in enumerate(modes):
+            specs = {t: p.spec(t, m) for t in Target}
+            ws = _weights(prob, specs[Target.W], rc, p.seed, 1000 * ci + mi)
+            gr = _per_sample(ws, x, y, prob.loss, specs, p.seed, 1000 * ci + mi, want_model=ci == 0)
+            means = _batch_means(gr, bs)  # (n_B, R_c, P)
+            if m == FP32:
+                means_f = means
+            assert means_f is not None
+            diff = means - means_f
+            s_q[m] += means.sum(1)
+            s_q2[m] += (means**2).sum(1)
+            s_d[m] += diff.sum(1)
+            s_d2[m] += (diff**2).sum(1)
+            if ci == 0:
+                model_q[m] = float(gr.model_q.mean())
+        done += rc
+        if progress is not None:
+            progress(done / r_total)
+
+    def var(s: np.ndarray, s2: np.ndarray) -> np.ndarray:
+        return np.asarray(((s2 - s**2 / r_total) / (r_total - 1)).sum(-1))
+
+    b_arr = np.asarray(bs, dtype=np.float64)
+    samp = var(s_q[FP32], s_q2[FP32])
+    s_const = float(np.mean(samp * b_arr))
+    rows: list[pd.DataFrame] = []
+    for m in modes:
+        tot, qv = var(s_q[m], s_q2[m]), var(s_d[m], s_d2[m])
+        raw = ((s_q[m] / r_total - g_full) ** 2).sum(-1)
+        bias2 = raw - tot / r_total
+        stochastic = m != FP32 and RoundMode(m) in STOCHASTIC_MODES
+        fv, fb = _floor(prob, p, m, g_full)
+        rows.append(pd.DataFrame({
+            "model": p.model, "fmt": p.fmt, "mode": m, "batch": np.asarray(bs), "repeats": r_total,
+            "total_var": tot, "sampling_var": samp, "quant_var": qv, "cross": tot - samp - qv,
+            "bias2": bias2, "bias2_noise": tot / r_total, "mse": tot + bias2,
+            "model_var": (s_const + model_q[m]) / b_arr if stochastic else np.nan,
+            "model_quant_var": model_q[m] / b_arr if stochastic else np.nan,
+            "floor_var": fv, "floor_bias2": fb, "grad_norm2": float(g_full @ g_full),
+        }))
+    return pd.concat(rows, ignore_index=True)
+
+
+def _floor(
+    prob: Problem, p: GradVarianceParams, mode: str, g_full: np.ndarray
+) -> tuple[float, float]:
+    """Variance and squared bias of the full-data gradient at Q(W) (W quantization only)."""
+    spec = p.spec(Target.W, mode)
+    if spec is None:
+        return 0.0, 0.0
+    draws = p.floor_draws if spec.mode in STOCHASTIC_MODES else 1
+    g = _full_gradient(prob, _weights(prob, spec, draws, p.seed, 999_999))  # (draws, P)
+    mean = g.mean(0)
+    fv = float(g.var(0, ddof=1).sum()) if draws > 1 else 0.0
+    fb = float(((mean - g_full) ** 2).sum()) - (fv / draws if draws > 1 else 0.0)
+    return fv, fb
+
+
+def exchange_rate(
+    p: GradVarianceParams, mbits: Iterable[int], ref_batch: int, ebits: int = 5,
+    progress: Progress | None = None,
+) -> pd.DataFrame:
+    """The batch size needed at k mantissa bits to match the fp32 error at ``ref_batch``.
+
+    Runs :func:`gradient_variance` with ``fmt = e{ebits}m{k}`` for each k and finds, by log-log
+    interpolation of the measured ``mse`` = total_var + bias2 over ``p.batch_sizes``, the B where
+    it falls to the fp32 value at ``ref_batch`` (NaN when the measured range never gets there).
+    ``model_batch`` is the lab's model, B_ref·(S + Q)/S (∞ when the weight floor alone exceeds the
+    target), for the stochastic modes.
+
+    Returns:
+        DataFrame with columns ``mode, mbits, fmt, ref_batch, target_mse, batch_needed,
+        model_batch``.
+
+    Raises:
+        ValueError: ref_batch not among p.batch_sizes; bad ebits/mbits.
+    """
+    if ref_batch not in p.batch_sizes:
+        raise ValueError(f"ref_batch={ref_batch!r} is not one of the batch sizes {p.batch_sizes}")
+    ks = [int(k) for k in mbits]
+    rows = []
+    for i, k in enumerate(ks):
+        q = _replace(p, fmt=f"e{ebits}m{k}")
+        sub = None if progress is None else _sub_progress(progress, i, len(ks))
+        df = gradient_variance(q, sub)
+        ref = df[(df["mode"] == FP32) & (df["batch"] == ref_batch)]
+        target = float(ref["mse"].iloc[0])
+        s_const = float(ref["sampling_var"].iloc[0]) * ref_batch
+        for m, d in df[df["mode"] != FP32].groupby("mode", sort=False):
+            b = d["batch"].to_numpy(np.float64)
+            e = d["mse"].to_numpy(np.float64)
+            need = _crossing(b, e, target)
+            model_b = np.nan
+            if not np.isnan(d["model_var"].iloc[0]):
+                q_const = float(d["model_quant_var"].iloc[0] * b[0])
+                floor = float(d["floor_var"].iloc[0] + max(d["floor_bias2"].iloc[0], 0.0))
+                model_b = (s_const + q_const) / (target - floor) if target > floor else np.inf
+            rows.append({"mode": m, "mbits": k, "fmt": q.fmt, "ref_batch": ref_batch,
+                         "target_mse": target, "batch_needed": need, "model_batch": model_b})
+    return pd.DataFrame(rows)
+
+
+def _crossing(b: np.ndarray, e: np.ndarray, target: float) -> float:
+    """Smallest B (log-log interpolation) where the measured curve e(B) falls to ``target``."""
+    below = np.flatnonzero(e <= target)
+    if below.size == 0:
+        return float("nan")
+    j = int(below[0])
+    if j == 0:
+        return float(b[0])
+    lb, le = np.log(b[j - 1 : j + 1]), np.log(np.maximum(e[j - 1 : j + 1], 1e-300))
+    t = (math.log(target) - le[0]) / (le[1] - le[0])
+    return float(math.exp(lb[0] + t * (lb[1] - lb[0])))
+
+
+def _replace(p: GradVarianceParams, **kw: object) -> GradVarianceParams:
+    return replace(p, **kw)  # type: ignore[arg-type]
+
+
+def _sub_progress(progress: Progress, i: int, n: int) -> Progress:
+    return lambda f: progress((i + f) / n)
+
+
+# --- check 17, part 1 -----------------------------------------------------------------------------
+
+
+def sr_noise_variance(delta: float, batch: int, n_batches: int, seed: int = 0) -> float:
+    """Variance of the SR noise in the batch mean: per-sample SR at fixed spacing Δ on N(0,1) data.
+
+    Draws ``n_batches × batch`` values x ~ N(0,1), rounds each with exact SR onto the grid ΔZ
+    (``Δ·Q_int32(x/Δ)``) and returns the sample variance over batches of mean(Q(x) − x). The
+    lab's model (spec check 17) predicts Δ²/(6B).
+
+    Raises:
+        ValueError: delta not a positive power of two, batch or n_batches < 1 (n_batches < 2).
+    """
+    if not (delta > 0 and math.frexp(delta)[0] == 0.5):
+        raise ValueError(f"delta={delta!r} must be a positive power of two")
+    if batch < 1 or n_batches < 2:
+        raise ValueError(f"batch={batch!r}, n_batches={n_batches!r}: need >= 1 and >= 2")
+    x = np.random.default_rng([seed, 17]).standard_normal((n_batches, batch))
+    q = delta * quantize(x / delta, "int32", "sr", seed=_sub_seed(seed, 17))
+    return float(np.var((q - x).mean(axis=1), ddof=1))
+
+
+# --- SGD training curves --------------------------------------------------------------------------
+
+
+def _loss(prob: Problem, ws: list[np.ndarray]) -> np.ndarray:
+    """Full-data loss per run, weights (S, out, in): (S,)."""
+    a = np.einsum("ni,soi->sno", prob.x, ws[0])  # (S, N, out); einsum: no batched-BLAS overhead
+    for w in ws[1:]:
+        a = np.einsum("sni,soi->sno", np.maximum(a, 0.0), w)
+    if prob.loss == "mse":
+        return np.asarray(0.5 * ((a[..., 0] - prob.y) ** 2).mean(-1))
+    z = a - a.max(-1, keepdims=True)
+    logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
+    return np.asarray(-np.take_along_axis(logp, prob.y[None, :, None], -1).mean((-2, -1)))
+
+
+def _init(prob: Problem, seeds: int, seed: int) -> list[np.ndarray]:
+    """Training start: zero for the linear model, He-normal (scaled 0.5) otherwise."""
+    rng = np.random.default_rng([seed, 3])
+    out = []
+    for w in prob.ws:
+        if prob.loss == "mse":
+            out.append(np.zeros((seeds, *w.shape)))
+        else:
+            out.append(rng.standard_normal((seeds, *w.shape)) * 0.5 * math.sqrt(2.0 / w.shape[1]))
+    return out
+
+
+def sgd_curves(p: SGDParams, progress: Progress | None = None) -> pd.DataFrame:
+    """Plain mini-batch SGD from the same start, per rounding mode, several seeds.
+
+    Per step: a batch of ``p.batch`` samples (with replacement), per-sample gradients with A and
+    G quantized as in :func:`gradient_variance`, the batch mean, then the update. When W is a
+    target the weights are *stored* in the format with no high-precision copy,
+    ``W ← Q(W − lr·ĝ)`` rounded with the mode, so an update smaller than half a spacing is lost
+    under round-to-nearest (stagnation), while SR keeps it in expectation.
+
+    Returns:
+        DataFrame with columns ``mode, seed, step, samples, loss`` (full-data loss, float64
+        arithmetic, every ``p.eval_every`` steps and at step 0).
+    """
+    prob = problem(p.model)
+    n = prob.x.shape[0]
+    modes = [FP32, *(m for m in p.modes if m != FP32)]
+    rows = []
+    evals = list(range(0, p.steps + 1, p.eval_every))
+    if evals[-1] != p.steps:
+        evals.append(p.steps)
+    for mi, m in enumerate(modes):
+        specs = {t: p.spec(t, m) for t in Target}
+        rng = np.random.default_rng([p.seed, 4])  # same batches for every mode
+        ws = _init(prob, p.seeds, p.seed)
+        ws = [_q(w, specs[Target.W], _sub_seed(p.seed, mi, 0, 5, li)) if specs[Target.W] else w
+              for li, w in enumerate(ws)]
+        losses = [_loss(prob, ws)]
+        for step in range(1, p.steps + 1):
+            idx = rng.integers(0, n, size=(p.seeds, p.batch))
+            tag = step * 64 + mi
+            gr = _per_sample(ws, prob.x[idx], prob.y[idx], prob.loss, specs, p.seed, tag)
+            grads = [
+                np.einsum("rbo,rbi->roi", g, a) / p.batch for g, a in zip(gr.g, gr.a, strict=True)
+            ]
+            ws = [w - p.lr * g for w, g in zip(ws, grads, strict=True)]
+            if specs[Target.W] is not None:
+                ws = [
+                    _q(w, specs[Target.W], _sub_seed(p.seed, tag, 6, li)) for li, w in enumerate(ws)
+                ]
+            if step in evals:
+                losses.append(_loss(prob, ws))
+            if progress is not None and step % 20 == 0:
+                progress((mi + step / p.steps) / len(modes))
+        arr = np.stack(losses)  # (n_eval, S)
+        for s in range(p.seeds):
+            rows.append(pd.DataFrame({
+                "mode": m, "seed": s, "step": evals, "samples": np.asarray(evals) * p.batch,
+                "loss": arr[:, s],
+            }))
+    return pd.concat(rows, ignore_index=True)
+

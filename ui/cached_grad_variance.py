@@ -1,0 +1,89 @@
+"""Cached boundary of the Gradient variance page: one ``st.cache_data`` wrapper per experiment.
+
+Each wrapper takes the core params dataclass (hashed by its ``repr``, which lists every field)
+and an unhashed ``_show`` flag: when true, a progress bar is drawn *inside* the cached function
+and emptied at the end, so a later cache hit replays nothing visible (a bar created outside a
+cached function cannot be updated from inside it). Heavy runs take a slot of the process-wide
+semaphore (:func:`ui.cached.heavy_slot`), so at most two sessions compute at once; the numba
+kernels release the GIL, so other sessions stay responsive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from lowbit_core.experiments import grad_variance as gv
+from ui.cached import heavy_slot
+from ui.params_grad_variance import GradVarianceParams
+
+__all__ = [
+    "DEFAULT_COST", "cost", "exchange", "exchange_args", "is_heavy", "training", "variance",
+]
+
+_HASH: dict[str | type[Any], Callable[[Any], Any]] = {
+    gv.GradVarianceParams: repr, gv.SGDParams: repr,
+}
+
+
+def _run(show: bool, text: str, fn: Callable[[gv.Progress | None], pd.DataFrame]) -> pd.DataFrame:
+    bar = st.progress(0.0, text=text) if show else None
+
+    def update(f: float) -> None:
+        if bar is not None:
+            bar.progress(min(f, 1.0), text=text)
+
+    try:
+        with heavy_slot():
+            return fn(update if show else None)
+    finally:
+        if bar is not None:
+            bar.empty()
+
+
+@st.cache_data(max_entries=24, show_spinner=False, hash_funcs=_HASH)
+def variance(p: gv.GradVarianceParams, _show: bool = False) -> pd.DataFrame:
+    """:func:`lowbit_core.experiments.grad_variance.gradient_variance`, cached."""
+    return _run(_show, "Measuring gradient variance…", lambda cb: gv.gradient_variance(p, cb))
+
+
+@st.cache_data(max_entries=24, show_spinner=False, hash_funcs=_HASH)
+def exchange(
+    p: gv.GradVarianceParams, mbits: tuple[int, ...], ref: int, ebits: int, _show: bool = False
+) -> pd.DataFrame:
+    """:func:`lowbit_core.experiments.grad_variance.exchange_rate`, cached."""
+    return _run(_show, "Exchange rate: one sweep per bit count…",
+                lambda cb: gv.exchange_rate(p, mbits, ref, ebits, cb))
+
+
+@st.cache_data(max_entries=24, show_spinner=False, hash_funcs=_HASH)
+def training(p: gv.SGDParams, _show: bool = False) -> pd.DataFrame:
+    """:func:`lowbit_core.experiments.grad_variance.sgd_curves`, cached."""
+    return _run(_show, "Training…", lambda cb: gv.sgd_curves(p, cb))
+
+
+def cost(p: GradVarianceParams) -> dict[str, float]:
+    """Rough work of each part (arbitrary units, comparable only with :data:`DEFAULT_COST`)."""
+    v = gv.sweep_cost(p.variance())
+    x = gv.sweep_cost(p.exchange()) * (p.xr_bits + 1)
+    s = p.sgd()
+    width = sum(w.shape[0] + w.shape[1] for w in gv.problem(p.model).ws)
+    t = s.steps * (len(s.modes) + 1) * (2000.0 + s.seeds * s.batch * width)
+    return {"variance": v, "exchange": x, "training": t}
+
+
+DEFAULT_COST = cost(GradVarianceParams())
+
+
+def is_heavy(p: GradVarianceParams) -> dict[str, bool]:
+    """Which parts cost more than 1.5x the defaults (those wait for the Run button)."""
+    c = cost(p)
+    return {k: c[k] > 1.5 * DEFAULT_COST[k] for k in c}
+
+
+def exchange_args(p: GradVarianceParams) -> tuple[gv.GradVarianceParams, tuple[int, ...], int, int]:
+    """Arguments of :func:`exchange` for the page's settings."""
+    return p.exchange(), tuple(range(p.xr_bits + 1)), p.ref, p.ebits

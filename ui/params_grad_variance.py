@@ -1,0 +1,107 @@
+"""URL schema of the Gradient variance page, and its mapping onto the core experiment's params.
+
+Field metadata bounds hostile links (the codec clamps and falls back field by field); the one
+cross-field rule (the smallest batch size may not exceed the largest) is checked in
+``__post_init__``, so a link that breaks it falls back to the defaults with one warning.
+Batch sizes are stored as powers of two (``b_min``, ``b_max`` and ``ref_batch`` are log2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lowbit_core.experiments import grad_variance as gv
+from ui.params import choice, frange, irange, multi
+
+__all__ = [
+    "MODEL_LABELS",
+    "MODES",
+    "MODE_LABELS",
+    "TARGET_LABELS",
+    "GradVarianceParams",
+]
+
+MODES: tuple[str, ...] = ("rne", "sr", "srff", "src", "srf")
+MODE_LABELS = {
+    "fp32": "full precision",
+    "rne": "RNE (nearest)",
+    "sr": "SR (exact)",
+    "srff": "SR, few bits (truncating)",
+    "src": "SR, few bits (rounded)",
+    "srf": "SR, few bits (half-bit)",
+}
+MODEL_LABELS = {
+    "linear": "Linear regression (teacher–student)",
+    "logistic": "Logistic regression (digits)",
+    "mlp": "MLP 64–32–10 (digits)",
+}
+TARGET_LABELS = {"w": "W: weights", "a": "A: saved activations", "g": "G: gradients"}
+
+
+@dataclass(frozen=True)
+class GradVarianceParams:
+    """Everything the page shows, as it appears in a shared link."""
+
+    model: str = field(default="linear", metadata=choice(tuple(MODEL_LABELS)))
+    ebits: int = field(default=5, metadata=irange(2, 8))  #: exponent bits of the eXmY format
+    mbits: int = field(default=2, metadata=irange(0, 10))  #: mantissa bits: the "bits" slider
+    modes: tuple[str, ...] = field(default=("rne", "sr", "srff"), metadata=multi(MODES, 1))
+    rbits: int = field(default=4, metadata=irange(1, 16))  #: random bits of the few-bit SR modes
+    targets: tuple[str, ...] = field(default=("w", "a", "g"), metadata=multi(("w", "a", "g")))
+    scaling: bool = True  #: power-of-two tensor scaling before rounding
+    b_min: int = field(default=0, metadata=irange(0, 11))  #: log2 of the smallest batch
+    b_max: int = field(default=8, metadata=irange(0, 11))  #: log2 of the largest batch
+    repeats: int = field(default=32, metadata=irange(8, 1024))  #: mini-batches per batch size
+    seed: int = field(default=0, metadata=irange(0, 2**31 - 1))
+    split_mode: str = field(default="sr", metadata=choice(MODES))  #: mode of the stacked split
+    ref_batch: int = field(default=3, metadata=irange(0, 11))  #: log2 of the fp32 reference B
+    xr_bits: int = field(default=4, metadata=irange(1, 8))  #: exchange rate over 0..xr_bits
+    train_batch: int = field(default=4, metadata=irange(0, 10))  #: log2 of the SGD batch
+    steps: int = field(default=100, metadata=irange(10, 2000))
+    lr: float = field(default=0.05, metadata=frange(1e-4, 10.0))
+    train_seeds: int = field(default=3, metadata=irange(1, 8))
+    train_x: str = field(default="steps", metadata=choice(("steps", "samples")))
+
+    def __post_init__(self) -> None:
+        if self.b_min > self.b_max:
+            raise ValueError(f"b_min={self.b_min} is above b_max={self.b_max}")
+
+    @property
+    def fmt(self) -> str:
+        return f"e{self.ebits}m{self.mbits}"
+
+    @property
+    def batch_sizes(self) -> tuple[int, ...]:
+        return tuple(2**k for k in range(self.b_min, self.b_max + 1))
+
+    @property
+    def ref(self) -> int:
+        """The exchange rate's reference batch size, kept inside the swept range."""
+        return int(2 ** min(max(self.ref_batch, self.b_min), self.b_max))
+
+    def variance(self) -> gv.GradVarianceParams:
+        """The core sweep these settings ask for."""
+        return gv.GradVarianceParams(
+            model=self.model, fmt=self.fmt, modes=self.modes, rbits=self.rbits,
+            targets=self.targets, scaling=self.scaling, batch_sizes=self.batch_sizes,
+            repeats=self.repeats, seed=self.seed,
+        )
+
+    def exchange(self) -> gv.GradVarianceParams:
+        """The sweep behind the exchange-rate chart: stochastic modes only (RNE's bias never
+        averages away, so it has no finite exchange rate)."""
+        modes = tuple(m for m in self.modes if m != "rne") or ("sr",)
+        return gv.GradVarianceParams(
+            model=self.model, fmt=self.fmt, modes=modes, rbits=self.rbits, targets=self.targets,
+            scaling=self.scaling, batch_sizes=self.batch_sizes, repeats=self.repeats,
+            seed=self.seed,
+        )
+
+    def sgd(self) -> gv.SGDParams:
+        """The training runs these settings ask for."""
+        return gv.SGDParams(
+            model=self.model, fmt=self.fmt, modes=self.modes, rbits=self.rbits,
+            targets=self.targets, scaling=self.scaling, batch=2**self.train_batch,
+            steps=self.steps, lr=self.lr, seeds=self.train_seeds,
+            eval_every=max(1, self.steps // 20),
+        )
