@@ -569,18 +569,19 @@ def sr_noise_variance(delta: float, batch: int, n_batches: int, seed: int = 0) -
     """Variance of the SR noise in the batch mean: per-sample SR at fixed spacing Δ on N(0,1) data.
 
     Draws ``n_batches × batch`` values x ~ N(0,1), rounds each with exact SR onto the grid ΔZ
-    (``Δ·Q_int32(x/Δ)``) and returns the sample variance over batches of mean(Q(x) − x). The
+    (``Δ·Q_int16(x/Δ)``) and returns the sample variance over batches of mean(Q(x) − x). The
     lab's model (spec check 17) predicts Δ²/(6B).
 
     Raises:
-        ValueError: delta not a positive power of two, batch or n_batches < 1 (n_batches < 2).
+        ValueError: delta not a power of two in [2^-10, 1], batch or n_batches < 1 (n_batches < 2).
     """
-    if not (delta > 0 and math.frexp(delta)[0] == 0.5):
-        raise ValueError(f"delta={delta!r} must be a positive power of two")
+    if not (2.0**-10 <= delta <= 1.0 and math.frexp(delta)[0] == 0.5):
+        raise ValueError(f"delta={delta!r} must be a power of two in [2^-10, 1]")
     if batch < 1 or n_batches < 2:
         raise ValueError(f"batch={batch!r}, n_batches={n_batches!r}: need >= 1 and >= 2")
     x = np.random.default_rng([seed, 17]).standard_normal((n_batches, batch))
-    q = delta * quantize(x / delta, "int32", "sr", seed=_sub_seed(seed, 17))
+    # int16's grid is Z for |v| < 32767; |x| / delta < 8 * 2^10 for N(0,1) data (8.2 sigma)
+    q = delta * quantize(x / delta, "int16", "sr", seed=_sub_seed(seed, 17))
     return float(np.var((q - x).mean(axis=1), ddof=1))
 
 
