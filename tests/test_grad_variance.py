@@ -47,7 +47,7 @@ def test_load_digits_rejects_a_wrong_file(tmp_path: Path):
         load_digits(bad)
 
 
-# --- spec check 17, part 1: per-sample SR noise in the batch mean = Δ²/(6B) ------------------------
+# --- spec check 17, part 1: per-sample SR noise in the batch mean = Δ²/(6B) ----------------------
 
 
 def test_check17_sr_noise_variance_matches_model():
@@ -138,7 +138,7 @@ def test_rne_bias_does_not_fall_with_batch():
                               batch_sizes=(8, 64, 512), repeats=400, seed=11)
     df = gv.gradient_variance(p)
     rne = df[df["mode"] == "rne"].set_index("batch")
-    x, _, sigma, _ = _linear_moments()
+    _, _, sigma, _ = _linear_moments()
     w = gv.problem("linear").ws[0][0]
     s = 2.0 ** np.floor(np.log2(get_format("e5m1").max / np.abs(w).max()))
     eps = quantize(w * s, "e5m1", "rne") / s - w
