@@ -9,7 +9,10 @@ k standard errors of a variance estimated from R repeats, SE ≈ sqrt(2/(R−1))
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -28,7 +31,7 @@ def rel_se(r: int) -> float:
 # --- data set -------------------------------------------------------------------------------------
 
 
-def test_load_digits_shapes_and_classes():
+def test_load_digits_shapes_and_classes() -> None:
     x, y = load_digits()
     assert x.shape == (1797, 64) and x.dtype == np.float32
     assert y.shape == (1797,) and y.dtype == np.int64
@@ -40,7 +43,7 @@ def test_load_digits_shapes_and_classes():
     assert load_digits()[0][0, 0] == 0.0
 
 
-def test_load_digits_rejects_a_wrong_file(tmp_path: Path):
+def test_load_digits_rejects_a_wrong_file(tmp_path: Path) -> None:
     bad = tmp_path / "digits.csv.gz"
     bad.write_bytes(b"not the digits")
     with pytest.raises(ValueError, match=DIGITS_SHA256[:8]):
@@ -50,7 +53,7 @@ def test_load_digits_rejects_a_wrong_file(tmp_path: Path):
 # --- spec check 17, part 1: per-sample SR noise in the batch mean = Δ²/(6B) ----------------------
 
 
-def test_check17_sr_noise_variance_matches_model():
+def test_check17_sr_noise_variance_matches_model() -> None:
     n = 40_000  # ≥ 4000 batches (spec); 5% is then ~7 standard errors
     assert 0.05 > 6 * rel_se(n)
     v1 = gv.sr_noise_variance(1 / 8, 32, n, seed=1)
@@ -74,7 +77,7 @@ def _linear_moments() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return x, r, sigma, kurt
 
 
-def test_fp32_sampling_variance_is_exact_over_b_and_slope_is_minus_one():
+def test_fp32_sampling_variance_is_exact_over_b_and_slope_is_minus_one() -> None:
     p = gv.GradVarianceParams(modes=("fp32",), batch_sizes=tuple(2**k for k in range(3, 10)),
                               repeats=400, seed=3)
     df = gv.gradient_variance(p)
@@ -90,27 +93,29 @@ def test_fp32_sampling_variance_is_exact_over_b_and_slope_is_minus_one():
 
 
 @pytest.mark.slow
-def test_check17_weight_floor_vs_per_sample_term():
+def test_check17_weight_floor_vs_per_sample_term() -> None:
     """W rounded once per step (shared) → a constant; G rounded per sample → falls as 1/B."""
     r_rep = 1500
-    common = dict(model="linear", fmt="e5m2", modes=("sr",), scaling=False,
-                  batch_sizes=(16, 256, 1024), repeats=r_rep, floor_draws=2000, seed=5)
-    dw = gv.gradient_variance(gv.GradVarianceParams(targets=("w",), **common))
-    dg = gv.gradient_variance(gv.GradVarianceParams(targets=("g",), **common))
+    common = gv.GradVarianceParams(model="linear", fmt="e5m2", modes=("sr",), scaling=False,
+                                   batch_sizes=(16, 256, 1024), repeats=r_rep, floor_draws=2000,
+                                   seed=5)
+    dw = gv.gradient_variance(replace(common, targets=("w",)))
+    dg = gv.gradient_variance(replace(common, targets=("g",)))
     x, r, sigma, kurt = _linear_moments()
     w = gv.problem("linear").ws[0][0]
     v_w = round_distribution(w, "e5m2", "sr").var  # exact per-element SR variance of W
     v_g = round_distribution(r, "e5m2", "sr").var  # ... of each sample's residual
     tol = 5 * rel_se(r_rep)
-    for df, oracle in (
+    cases: tuple[tuple[Any, Callable[[int], float]], ...] = (
         (dw, lambda b: float(v_w @ np.diag(sigma @ sigma + (kurt - sigma @ sigma) / b))),
         (dg, lambda b: float((v_g * (x**2).sum(1)).mean() / b)),
-    ):
-        sr = df[df["mode"] == "sr"].set_index("batch")
+    )
+    for df, oracle in cases:
+        sr: Any = df[df["mode"] == "sr"].set_index("batch")
         for b in (16, 256, 1024):
             assert sr.loc[b, "quant_var"] == pytest.approx(oracle(b), rel=tol)
-    qw = dw[dw["mode"] == "sr"].set_index("batch")["quant_var"]
-    qg = dg[dg["mode"] == "sr"].set_index("batch")["quant_var"]
+    qw: Any = dw[dw["mode"] == "sr"].set_index("batch")["quant_var"]
+    qg: Any = dg[dg["mode"] == "sr"].set_index("batch")["quant_var"]
     assert qw[256] == pytest.approx(qw[1024], rel=0.10)  # check 17: a floor, not 1/B
     assert qw[1024] > 0
     assert qg[256] / qg[1024] == pytest.approx(4.0, rel=2 * tol)  # keeps falling as 1/B
@@ -120,24 +125,24 @@ def test_check17_weight_floor_vs_per_sample_term():
     )
 
 
-def test_sr_mean_gradient_is_unbiased():
+def test_sr_mean_gradient_is_unbiased() -> None:
     """Linear model, SR on W, A and G with scaling: the gradient is linear in each rounded
     factor and the roundings are independent, so E ĝ = g. The debiased bias2 has mean 0 and
     standard deviation ≤ √2·var/R."""
     p = gv.GradVarianceParams(fmt="e5m1", modes=("sr",), batch_sizes=(1, 8, 64, 512),
                               repeats=400, seed=7)
     df = gv.gradient_variance(p)
-    sr = df[df["mode"] == "sr"]
+    sr: Any = df[df["mode"] == "sr"]
     assert (np.abs(sr["bias2"]) < 5 * math.sqrt(2) * sr["bias2_noise"]).all()
     assert (sr["quant_var"] > 0).all()
 
 
-def test_rne_bias_does_not_fall_with_batch():
+def test_rne_bias_does_not_fall_with_batch() -> None:
     """RNE on W: the bias Σ(Q(W) − W) is the same for every B (oracle: the full-data floor)."""
     p = gv.GradVarianceParams(fmt="e5m1", modes=("rne",), targets=("w",),
                               batch_sizes=(8, 64, 512), repeats=400, seed=11)
     df = gv.gradient_variance(p)
-    rne = df[df["mode"] == "rne"].set_index("batch")
+    rne: Any = df[df["mode"] == "rne"].set_index("batch")
     _, _, sigma, _ = _linear_moments()
     w = gv.problem("linear").ws[0][0]
     s = 2.0 ** np.floor(np.log2(get_format("e5m1").max / np.abs(w).max()))
@@ -153,11 +158,11 @@ def test_rne_bias_does_not_fall_with_batch():
     # with every tensor rounded to nearest the bias still does not fall with B
     q = gv.GradVarianceParams(fmt="e5m1", modes=("rne",), batch_sizes=(8, 512), repeats=400)
     allq = gv.gradient_variance(q)
-    a = allq[allq["mode"] == "rne"].set_index("batch")
+    a: Any = allq[allq["mode"] == "rne"].set_index("batch")
     assert a.loc[512, "bias2"] > 0.5 * a.loc[8, "bias2"] > 10 * a.loc[512, "bias2_noise"]
 
 
-def test_model_line_matches_measurement_for_per_sample_sr():
+def test_model_line_matches_measurement_for_per_sample_sr() -> None:
     """The Δ²/(6B) model (uniform fraction) vs the measured rounding term, SR on A and G."""
     p = gv.GradVarianceParams(fmt="e5m1", modes=("sr",), targets=("a", "g"), scaling=False,
                               batch_sizes=(4, 64), repeats=800, seed=13)
@@ -166,7 +171,7 @@ def test_model_line_matches_measurement_for_per_sample_sr():
     np.testing.assert_allclose(sr["quant_var"], sr["model_quant_var"], rtol=0.25)
 
 
-def test_determinism_and_seed():
+def test_determinism_and_seed() -> None:
     p = gv.GradVarianceParams(batch_sizes=(1, 4, 16), repeats=8, seed=1)
     a, b = gv.gradient_variance(p), gv.gradient_variance(p)
     assert a.equals(b)
@@ -174,7 +179,7 @@ def test_determinism_and_seed():
     assert not np.allclose(a["total_var"], c["total_var"])
 
 
-def test_result_columns_and_all_models():
+def test_result_columns_and_all_models() -> None:
     cols = {"model", "fmt", "mode", "batch", "repeats", "total_var", "sampling_var", "quant_var",
             "cross", "bias2", "bias2_noise", "mse", "model_var", "model_quant_var", "floor_var",
             "floor_bias2", "grad_norm2"}
@@ -186,7 +191,7 @@ def test_result_columns_and_all_models():
         assert np.isfinite(df["total_var"]).all() and (df["total_var"] > 0).all()
 
 
-def test_exchange_rate_needs_more_batch_for_fewer_bits():
+def test_exchange_rate_needs_more_batch_for_fewer_bits() -> None:
     p = gv.GradVarianceParams(modes=("sr",), targets=("a", "g"),
                               batch_sizes=tuple(2**k for k in range(0, 9)), repeats=64, seed=17)
     xr = gv.exchange_rate(p, mbits=(0, 2, 6), ref_batch=4)
@@ -202,12 +207,12 @@ def test_exchange_rate_needs_more_batch_for_fewer_bits():
     [({"model": "cnn"}, "cnn"), ({"targets": ("x",)}, "'x'"), ({"modes": ("zz",)}, "zz"),
      ({"batch_sizes": (0,)}, "batch_sizes"), ({"fmt": "e9q"}, "e9q"), ({"repeats": 1}, "repeats")],
 )
-def test_bad_params_raise_naming_the_value(kw, word):
+def test_bad_params_raise_naming_the_value(kw: dict[str, Any], word: str) -> None:
     with pytest.raises(ValueError, match=word):
         gv.GradVarianceParams(**kw)
 
 
-def test_sgd_round_to_nearest_stagnates_and_sr_does_not():
+def test_sgd_round_to_nearest_stagnates_and_sr_does_not() -> None:
     p = gv.SGDParams(model="linear", fmt="e5m2", modes=("rne", "sr"), steps=200, batch=16,
                      lr=0.05, seeds=3, seed=0, eval_every=20)
     df = gv.sgd_curves(p)
