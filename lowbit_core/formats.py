@@ -45,7 +45,8 @@ class Specials(StrEnum):
     """How a float format spends codes on infinities and NaNs."""
 
     IEEE = "ieee"
-    """Top exponent field reserved: mantissa 0 is +-inf, any other mantissa is NaN (FP32, FP16, E5M2)."""
+    """Top exponent field reserved: mantissa 0 is +-inf, any other mantissa is NaN (FP32, FP16,
+    E5M2). With no mantissa bits (custom ``e5m0``) the field holds only +-inf: no NaN code."""
     FN = "fn"
     """Finite: no inf; only the all-ones exponent *and* mantissa code is NaN (E4M3FN, E8M0FNU)."""
     FNUZ = "fnuz"
@@ -109,6 +110,11 @@ class FloatFormat:
 
     @property
     def has_nan(self) -> bool:
+        # An IEEE-like format without mantissa bits (custom 'e5m0', 'e2m0') spends its reserved
+        # exponent field on +-inf only: no NaN code. (Semantic fix: this used to say True, so
+        # encode(NaN) returned the inf code and non-saturating overflow was described wrongly.)
+        if self.specials is Specials.IEEE and self.mbits == 0:
+            return False
         return self.specials is not Specials.NONE
 
     @property
@@ -356,7 +362,10 @@ def _parse(name: str) -> Format:
         unsigned, width, sym = mi.group(1) == "u", int(mi.group(2)), bool(mi.group(3))
         if unsigned and sym:
             raise ValueError(f"unknown format {name!r}: unsigned integers cannot be symmetric")
-        return IntFormat(name=key, nbits=width, signed=not unsigned, symmetric=sym)
+        try:
+            return IntFormat(name=key, nbits=width, signed=not unsigned, symmetric=sym)
+        except ValueError as exc:  # name the string the caller gave, not only the field
+            raise ValueError(f"format {name!r}: {exc}") from None
     if mc := _CUSTOM.match(key):
         unsigned, e, m = mc.group(1) == "u", int(mc.group(2)), int(mc.group(3))
         if not 1 <= e <= 8:
@@ -369,10 +378,13 @@ def _parse(name: str) -> Format:
         bias = int(mc.group(5)) if mc.group(5) is not None else (1 << (e - 1)) - 1
         if not -64 <= bias <= 300:
             raise ValueError(f"format {name!r}: bias {bias} out of range -64..300")
-        return FloatFormat(
-            name=key, ebits=e, mbits=m, bias=bias, signed=not unsigned, specials=spec,
-            label=f"Custom {'U' if unsigned else ''}E{e}M{m} (bias {bias}, {spec.value})",
-        )
+        try:
+            return FloatFormat(
+                name=key, ebits=e, mbits=m, bias=bias, signed=not unsigned, specials=spec,
+                label=f"Custom {'U' if unsigned else ''}E{e}M{m} (bias {bias}, {spec.value})",
+            )
+        except ValueError as exc:  # e.g. 'ue4m3fnuz', 'e1m0fn': name the caller's string
+            raise ValueError(f"format {name!r}: {exc}") from None
     raise ValueError(
         f"unknown format {name!r}: use a catalogue id ({', '.join(FORMATS)}), an alias "
         "(bf16, e4m3, fp4, ...), 'eXmY[fn|fnuz|none][_bBIAS]' or 'intK'/'uintK'/'intK_sym'"
@@ -521,7 +533,7 @@ def all_values(fmt: Format | str) -> np.ndarray:
 @cache
 def _grid(f: Format) -> np.ndarray:
     g = _value_index(f)[0]
-    g = g[np.isfinite(g)].copy()
+    g = np.asarray(g[np.isfinite(g)]).copy()
     g.flags.writeable = False
     return g
 

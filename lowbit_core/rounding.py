@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .formats import FloatFormat, Format, IntFormat, get_format
+from .formats import FloatFormat, Format, get_format
 from .rng import check_seed, words
 
 __all__ = [
@@ -33,7 +33,8 @@ __all__ = [
 
 class RoundMode(StrEnum):
     """Rounding modes. ``d`` is the fraction of ``|x|`` between its two neighbours (in ulps),
-    ``N = rbits`` and ``r`` is uniform on ``0 .. 2^N - 1``. The magnitude goes *away* from zero iff:"""
+    ``N = rbits`` and ``r`` is uniform on ``0 .. 2^N - 1``. The magnitude goes *away* from zero
+    iff:"""
 
     RNE = "rne"
     """``d > 1/2``, or ``d == 1/2`` and the lower neighbour's code is odd (ties to even)."""
@@ -51,14 +52,17 @@ class RoundMode(StrEnum):
     SRFF = "srff"
     """``floor(d 2^N) + r >= 2^N`` (d truncated to N bits; biased toward zero by 2^-(N+1) ulp)."""
     SRF = "srf"
-    """``floor(d 2^(N+1)) + 2r + 1 >= 2^(N+1)`` (half an LSB added; biased away for finite inputs)."""
+    """``floor(d 2^(N+1)) + 2r + 1 >= 2^(N+1)`` (half an LSB added; biased away for finite
+    inputs)."""
     SRC = "src"
     """``RNE(d 2^N) + r >= 2^N`` (d rounded to N bits, ties to even; unbiased on average)."""
     SRO = "sro"
     """``RNO(d 2^N) + r >= 2^N`` (d rounded to N bits, nearest with ties to odd)."""
 
 
-STOCHASTIC_MODES = frozenset({RoundMode.SR, RoundMode.SRFF, RoundMode.SRF, RoundMode.SRC, RoundMode.SRO})
+STOCHASTIC_MODES = frozenset(
+    {RoundMode.SR, RoundMode.SRFF, RoundMode.SRF, RoundMode.SRC, RoundMode.SRO}
+)
 FEW_BIT_MODES = frozenset({RoundMode.SRFF, RoundMode.SRF, RoundMode.SRC, RoundMode.SRO})
 
 
@@ -77,7 +81,11 @@ def _check_rbits(rbits: object, mode: RoundMode) -> int | None:
         if mode in FEW_BIT_MODES:
             raise ValueError(f"mode {mode.value!r} needs rbits (number of random bits, 1..32)")
         return None
-    if isinstance(rbits, bool) or not isinstance(rbits, int | np.integer) or not 1 <= int(rbits) <= 32:
+    if (
+        isinstance(rbits, bool)
+        or not isinstance(rbits, int | np.integer)
+        or not 1 <= int(rbits) <= 32
+    ):
         raise ValueError(f"rbits={rbits!r} out of range: use an integer 1..32")
     return int(rbits)
 
@@ -169,15 +177,15 @@ def _split(a: np.ndarray, g: _Grid) -> _Split:
 def _away_deterministic(mode: RoundMode, sp: _Split, neg: np.ndarray) -> np.ndarray:
     d = sp.d
     if mode is RoundMode.RNE:
-        return (d > 0.5) | ((d == 0.5) & sp.odd)
+        return np.asarray((d > 0.5) | ((d == 0.5) & sp.odd))
     if mode is RoundMode.RNA:
-        return d >= 0.5
+        return np.asarray(d >= 0.5)
     if mode is RoundMode.RTZ:
         return np.zeros(d.shape, dtype=bool)
     if mode is RoundMode.RUP:
-        return (d > 0) & ~neg
+        return np.asarray((d > 0) & ~neg)
     if mode is RoundMode.RDN:
-        return (d > 0) & neg
+        return np.asarray((d > 0) & neg)
     raise AssertionError(mode)
 
 
@@ -185,7 +193,7 @@ def _rn_odd(t: np.ndarray) -> np.ndarray:
     """Round to nearest integer, ties to odd."""
     fl = np.floor(t)
     fr = t - fl
-    return fl + ((fr > 0.5) | ((fr == 0.5) & (np.fmod(fl, 2.0) == 0.0)))
+    return np.asarray(fl + ((fr > 0.5) | ((fr == 0.5) & (np.fmod(fl, 2.0) == 0.0))))
 
 
 def few_bit_threshold(mode: RoundMode, d: np.ndarray, n_bits: int) -> np.ndarray:
@@ -285,7 +293,8 @@ def quantize_reference(
             seed = check_seed(seed)
     g = grid_params(f)
 
-    xf = arr.astype(np.float64).reshape(-1)
+    with np.errstate(invalid="ignore"):  # float32 signalling NaNs warn when widened
+        xf = arr.astype(np.float64).reshape(-1)
     nan = np.isnan(xf)
     neg = np.signbit(xf) & ~nan
     a = np.where(nan, 0.0, np.abs(xf))
@@ -380,11 +389,11 @@ class RoundDistribution(NamedTuple):
 
     @property
     def mean(self) -> np.ndarray:
-        return self.lo + self.p_hi * (self.hi - self.lo)
+        return np.asarray(self.lo + self.p_hi * (self.hi - self.lo))
 
     @property
     def var(self) -> np.ndarray:
-        return self.p_hi * (1 - self.p_hi) * (self.hi - self.lo) ** 2
+        return np.asarray(self.p_hi * (1 - self.p_hi) * (self.hi - self.lo) ** 2)
 
 
 def round_distribution(
@@ -432,7 +441,8 @@ def round_distribution(
     ):
         raise ValueError(f"input_bits={input_bits!r} out of range 0..60")
     g = grid_params(f)
-    xf = arr.astype(np.float64).reshape(-1)
+    with np.errstate(invalid="ignore"):  # float32 signalling NaNs warn when widened
+        xf = arr.astype(np.float64).reshape(-1)
     nan = np.isnan(xf)
     neg = np.signbit(xf) & ~nan & g.signed
     a = np.abs(np.where(nan, 0.0, xf))
@@ -458,7 +468,20 @@ def round_distribution(
     aw = _finish(np.ldexp(n + (d > 0), qe), neg, xinf, g, m, saturate)
     lo = np.where(neg, aw, tz)
     hi = np.where(neg, tz, aw)
+    # Semantic fix (matches quantize_reference): negative values into an unsigned format go to
+    # the grid's bottom, or NaN when not saturating and the format has a NaN; exact zero into a
+    # format without zero (E8M0) is NaN when not saturating. This used to give the bottom value.
+    if not g.signed:
+        negu = np.signbit(xf) & ~nan & (np.abs(xf) > 0)
+        bottom = np.nan if (not saturate and g.has_nan) else g.min_pos
+        lo, hi = np.where(negu, bottom, lo), np.where(negu, bottom, hi)
+        if g.min_pos > 0 and not saturate:
+            zero = (xf == 0) & ~negu
+            lo, hi = np.where(zero, np.nan, lo), np.where(zero, np.nan, hi)
     p_hi = np.where(neg, 1.0 - p_away, p_away)
-    p_hi = np.where((d == 0) | (lo == hi), 0.0, p_hi)
+    # Semantic fix: a degenerate pair (lo == hi, both NaN included: e.g. E4M3 overflow without
+    # saturation) has p_hi = 0; NaN == NaN is False, so p_hi used to keep p_away there.
+    degenerate = (lo == hi) | (np.isnan(lo) & np.isnan(hi))
+    p_hi = np.where((d == 0) | degenerate, 0.0, p_hi)
     lo, hi, p_hi = (np.where(nan, np.nan, v).reshape(arr.shape) for v in (lo, hi, p_hi))
     return RoundDistribution(lo, hi, p_hi)
