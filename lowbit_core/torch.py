@@ -19,12 +19,14 @@ rounds a second time.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import torch
 
 from . import rng
+from .blocks import BlockSpec, ScaleRule
 from .formats import Format, get_format
 from .rounding import (
     STOCHASTIC_MODES,
@@ -36,8 +38,12 @@ from .rounding import (
 )
 
 __all__ = [
+    "BlockResult",
+    "hadamard_matrix",
     "mix32",
     "quantize",
+    "quantize_blocks",
+    "rht",
     "round_ste",
     "words",
 ]
@@ -446,3 +452,343 @@ def round_ste(
     out = _RoundSTE.apply(x, kwargs)  # type: ignore[no-untyped-call]
     assert isinstance(out, torch.Tensor)
     return out
+
+
+# --- random Hadamard transform (lowbit_core.hadamard on tensors) ---------------------------------
+
+
+def _check_float_tensor(x: object, what: str = "x") -> torch.Tensor:
+    t = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+    if t.dtype not in _FLOAT_DTYPES + _HALF_DTYPES:
+        raise ValueError(
+            f"{what} must be a float32 or float64 array, got dtype {_np_dtype_name(t.dtype)}"
+        )
+    return t
+
+
+def _signs_np(signs: object) -> np.ndarray | None:
+    if signs is None:
+        return None
+    if isinstance(signs, torch.Tensor):
+        return np.asarray(signs.detach().cpu().numpy())
+    return np.asarray(signs)
+
+
+def hadamard_matrix(
+    size: int = 16,
+    *,
+    seed: int | None = None,
+    signs: torch.Tensor | np.ndarray | None = None,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """:func:`lowbit_core.hadamard.hadamard_matrix` as a tensor: the same bits, on ``device``.
+
+    Args:
+        size: power of two in 2..256.
+        seed: random signs from :func:`lowbit_core.hadamard.random_signs` (the counter RNG).
+        signs: explicit ±1 vector (tensor or array), e.g. ``hadamard.TE_SIGN_VECTOR``.
+        dtype: torch.float32 (default) or torch.float64; built in float64 and rounded once.
+        device: where the matrix lives (default CPU).
+
+    Raises:
+        ValueError: bad size, seed, sign vector or dtype.
+    """
+    from . import hadamard as nh
+
+    if dtype not in _FLOAT_DTYPES:
+        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+    np_dt = np.float32 if dtype == torch.float32 else np.float64
+    h = nh.hadamard_matrix(size, seed=seed, signs=_signs_np(signs), dtype=np_dt)
+    return torch.from_numpy(np.ascontiguousarray(h)).to(device=device)
+
+
+def rht(
+    x: torch.Tensor,
+    size: int = 16,
+    *,
+    axis: int = -1,
+    seed: int | None = None,
+    signs: torch.Tensor | np.ndarray | None = None,
+    inverse: bool = False,
+) -> torch.Tensor:
+    """Torch twin of :func:`lowbit_core.hadamard.rht`: blocks ``v`` of ``size`` along ``axis``
+    become ``v @ H`` (``v @ Hᵀ`` when ``inverse``), with the same ``H`` bit for bit.
+
+    Computed in x's dtype (bfloat16/float16 in float32, cast back). The products are a matmul,
+    so the summation order is the BLAS library's: results agree with numpy to a few ulps, and
+    bit for bit where the sums are exact (e.g. integer inputs and ``size`` a power of 4).
+
+    Raises:
+        ValueError: x not floating point, bad axis, size not a power of two in 2..256 or not
+            dividing the axis length, bad seed or signs.
+    """
+    from . import hadamard as nh
+
+    t = _check_float_tensor(x)
+    n = nh.check_size(size)
+    if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
+        raise ValueError(f"axis={axis!r} must be an integer")
+    if not -t.ndim <= int(axis) < t.ndim:
+        raise ValueError(f"axis={axis} out of range for x with {t.ndim} dimension(s)")
+    ax = int(axis) % t.ndim
+    if t.shape[ax] % n:
+        raise ValueError(f"Hadamard size {n} does not divide axis {ax} of length {t.shape[ax]}")
+    wdt = torch.float32 if t.dtype in _HALF_DTYPES else t.dtype
+    h = hadamard_matrix(n, seed=seed, signs=signs, dtype=wdt, device=t.device)
+    if inverse:
+        h = h.t().contiguous()
+    xm = t.to(wdt).movedim(ax, -1)
+    blocks = xm.reshape(*xm.shape[:-1], xm.shape[-1] // n, n)  # (..., nblocks, size)
+    out = (blocks @ h).reshape(xm.shape)
+    return out.movedim(-1, ax).contiguous().to(t.dtype)
+
+
+# --- block scaling (lowbit_core.blocks on tensors) -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class BlockResult:
+    """Result of :func:`quantize_blocks`: :class:`lowbit_core.blocks.BlockResult` with tensors.
+
+    ``values == decode(elem, codes) * scales / tensor_scale`` (broadcast per block), computed in
+    the input dtype. ``codes`` and ``scale_codes`` are None when ``codes=False`` was passed.
+    """
+
+    values: torch.Tensor  #: dequantized, same shape, dtype and device as x
+    codes: torch.Tensor | None  #: element codes, int16 (int32 over 15 bits); NO_CODE for NaN
+    scales: torch.Tensor  #: decoded stored scales, float32; block axis // block (tile2d: R/B, C/B)
+    scale_codes: torch.Tensor | None  #: codes of the scales in spec.scale_fmt (int16)
+    tensor_scale: float | None  #: s_enc (multiply x by it), None without tensor scaling
+    spec: BlockSpec  #: the resolved configuration
+    axis: int  #: the (non-negative) block axis; for tile2d the last axis
+
+    @property
+    def effective_scales(self) -> torch.Tensor:
+        """Per-block dequantization factor ``scales / tensor_scale`` (float32)."""
+        if self.tensor_scale is None:
+            return self.scales
+        return self.scales / torch.tensor(self.tensor_scale, dtype=torch.float32)
+
+
+def _encode(f: Format, v: torch.Tensor) -> torch.Tensor:
+    """Codes of on-grid float64 values as :func:`lowbit_core.blocks._codes` gives them."""
+    from .blocks import NO_CODE
+    from .formats import _nan_code, _value_index
+
+    table_np, codes_np = _value_index(f)
+    table = torch.from_numpy(np.ascontiguousarray(table_np)).to(v.device)
+    codes_sorted = torch.from_numpy(np.ascontiguousarray(codes_np)).to(v.device)
+    nan = torch.isnan(v)
+    vv = v.masked_fill(nan, 0.0)
+    pos = torch.searchsorted(table, vv).clamp_(max=table.numel() - 1)
+    out = codes_sorted[pos]
+    if f.has_neg_zero:
+        out.masked_fill_((vv == 0) & torch.signbit(vv), 1 << (f.bits - 1))
+    out.masked_fill_(nan, _nan_code(f) if f.has_nan else NO_CODE)
+    return out.to(torch.int16 if f.bits <= 15 else torch.int32)
+
+
+def _check_block_args(
+    x: object, spec: BlockSpec, axis: object, mode: RoundMode | str, rbits: object, seed: object,
+    srbits: object,
+) -> tuple[torch.Tensor, int, RoundMode, int | None, int | None, torch.Tensor | None]:
+    """The checks of :func:`lowbit_core.blocks._check_args`, in its order, with its messages."""
+    t = _check_float_tensor(x)
+    if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
+        raise ValueError(f"axis={axis!r} must be an integer")
+    ax = int(axis)
+    if not -t.ndim <= ax < t.ndim:
+        raise ValueError(f"axis={ax} out of range for x with {t.ndim} dimension(s)")
+    ax %= t.ndim
+    b = spec.block
+    shape = tuple(t.shape)
+    if spec.tile2d:
+        if t.ndim < 2 or ax < t.ndim - 2:
+            raise ValueError(
+                f"tile2d tiles the last two axes: axis={axis} is not one of them "
+                f"(x.ndim={t.ndim})"
+            )
+        ax = t.ndim - 1
+        for n in shape[-2:]:
+            if n % b:
+                raise ValueError(f"tile {b}x{b} does not divide the last two axes {shape[-2:]}")
+    elif shape[ax] % b:
+        raise ValueError(f"block size {b} does not divide axis {ax} of length {shape[ax]}")
+    m = check_mode(mode)
+    nb = _check_rbits(rbits, m) if m in STOCHASTIC_MODES else None
+    r: torch.Tensor | None = None
+    s: int | None = None
+    if m in STOCHASTIC_MODES:
+        if srbits is not None:
+            if nb is None:
+                raise ValueError("srbits needs rbits (how many bits each srbits value holds)")
+            r = _check_srbits(srbits, shape, nb, t.device).reshape(shape)
+        elif seed is None:
+            raise ValueError(f"stochastic mode {m.value!r} needs seed= or srbits=")
+        else:
+            s = rng.check_seed(seed)
+    return t, ax, m, nb, s, r
+
+
+def _blocks_view(x: torch.Tensor, spec: BlockSpec, axis: int) -> torch.Tensor:
+    """x as (..., nblocks, B) [block axis moved last] or (..., R/B, C/B, B*B) [tile2d]."""
+    b = spec.block
+    if spec.tile2d:
+        *lead, r, c = x.shape
+        t = x.reshape(*lead, r // b, b, c // b, b)
+        return t.transpose(-3, -2).reshape(*lead, r // b, c // b, b * b)
+    xm = x.movedim(axis, -1)
+    return xm.reshape(*xm.shape[:-1], xm.shape[-1] // b, b)
+
+
+def _per_element(s: torch.Tensor, spec: BlockSpec, axis: int) -> torch.Tensor:
+    """Broadcast a per-block tensor (scales layout) back to x's shape and layout."""
+    b = spec.block
+    if spec.tile2d:
+        return s.repeat_interleave(b, dim=-1).repeat_interleave(b, dim=-2)
+    return s.repeat_interleave(b, dim=axis)
+
+
+def _ldexp1(k: torch.Tensor) -> torch.Tensor:
+    """``np.ldexp(1.0, k)`` for int64 ``k`` of any size (0 below 2^-1074, inf above 2^1023)."""
+    p = _pow2(k)
+    p = p.masked_fill(k < -1074, 0.0)
+    return p.masked_fill_(k > 1023, float("inf"))
+
+
+def _raw_scale(y: torch.Tensor, spec: BlockSpec, mult: float) -> torch.Tensor:
+    """Unrounded block scale (float64) from y = amax_b * s_enc (working dtype) per ScaleRule."""
+    from .blocks import elem_emax
+
+    ef = spec.elem_format
+    if spec.scale_rule is ScaleRule.AMAX:
+        return (y * torch.tensor(mult, dtype=y.dtype, device=y.device)).to(torch.float64)
+    y64 = y.to(torch.float64)
+    _, ex = torch.frexp(y64)
+    k = ex.to(torch.int64) - 1 - elem_emax(ef)  # FLOOR exponent: floor(log2 y) - emax_elem
+    if spec.scale_rule is ScaleRule.CEIL:
+        # y 2^-k (exact: two power-of-two steps, each within float64's normal range)
+        k1 = (-k).clamp(-1022, 1023)
+        z = y64 * _pow2(-k - k1) * _pow2(k1)
+        k = k + (z > ef.max).to(torch.int64)
+    return _ldexp1(k).masked_fill_(y64 == 0, 0.0)
+
+
+def quantize_blocks(
+    x: torch.Tensor,
+    spec: BlockSpec | str = "mxfp4",
+    *,
+    axis: int = -1,
+    mode: RoundMode | str = "rne",
+    rbits: int | None = None,
+    seed: int | None = None,
+    srbits: torch.Tensor | np.ndarray | None = None,
+    codes: bool = True,
+    **overrides: Any,
+) -> BlockResult:
+    """Torch twin of :func:`lowbit_core.blocks.quantize_blocks` (same bits as its reference).
+
+    Args:
+        x: float32 or float64 tensor; the arithmetic runs in its dtype as in the reference
+            (bfloat16/float16 are computed as float32 and the values cast back).
+        spec: a preset name (``mxfp8_e4m3``, ``mxfp8_e5m2``, ``mxfp6_e3m2``, ``mxfp6_e2m3``,
+            ``mxfp4``, ``nvfp4``) or a :class:`lowbit_core.blocks.BlockSpec`.
+        axis: the axis the blocks run along; with ``tile2d`` one of the last two.
+        mode, rbits, seed, srbits: element rounding as in :func:`quantize`; the random bits of
+            an element come from its flat C-order index in ``x``.
+        codes: also return element and scale codes (a table lookup; False skips it).
+        **overrides: :class:`BlockSpec` fields replacing those of ``spec``.
+
+    Returns:
+        :class:`BlockResult` of tensors on x's device.
+
+    Raises:
+        ValueError: as :func:`lowbit_core.blocks.quantize_blocks`.
+    """
+    from .blocks import resolve_spec
+
+    sp = resolve_spec(spec, **overrides)
+    t, ax, m, nb, sd, r = _check_block_args(x, sp, axis, mode, rbits, seed, srbits)
+    with torch.no_grad():
+        x_w = t.detach().to(torch.float32) if t.dtype in _HALF_DTYPES else t.detach()
+        res = _blocks_torch(x_w, sp, ax, m, nb, sd, r, codes)
+    if t.dtype in _HALF_DTYPES:
+        res = replace(res, values=res.values.to(t.dtype))
+    return res
+
+
+def _blocks_torch(
+    x: torch.Tensor,
+    spec: BlockSpec,
+    axis: int,
+    mode: RoundMode,
+    rbits: int | None,
+    seed: int | None,
+    srbits: torch.Tensor | None,
+    with_codes: bool,
+) -> BlockResult:
+    """Step by step as :func:`lowbit_core.blocks._reference` (same order of float operations)."""
+    ef, sf = spec.elem_format, spec.scale_format
+    wd = np.float32 if x.dtype == torch.float32 else np.float64  # working dtype
+    big = wd(np.finfo(wd).max)
+    dev = x.device
+
+    # 1. per-tensor scale: scalar arithmetic in the working dtype, exactly as the reference
+    s_enc, s_dec = wd(1), wd(1)
+    if spec.tensor_scale:
+        xa = x.abs()
+        amax_t = wd(torch.where(torch.isfinite(x), xa, 0.0).max().item()) if x.numel() else wd(0)
+        if amax_t > 0:
+            s_enc = min(wd(sf.max * ef.max) / amax_t, big)
+            s_dec = wd(1) / s_enc
+    mult = s_enc * (wd(1) / wd(ef.max))
+
+    # 2. block amax (NaN if the block holds NaN, inf if it holds inf)
+    xb = _blocks_view(x, spec, axis)
+    if xb.shape[-1] and xb.numel():
+        amax = xb.abs().amax(dim=-1)
+    else:
+        amax = torch.zeros(xb.shape[:-1], dtype=x.dtype, device=dev)
+    if not spec.tile2d:
+        amax = amax.movedim(-1, axis)  # scales layout: x's shape, block axis / B
+    bad = ~torch.isfinite(amax)
+
+    # 3. raw scale per rule, then RNE into the scale format, saturating
+    big_t = torch.tensor(big, dtype=x.dtype, device=dev)
+    if spec.scale_rule is ScaleRule.AMAX:
+        y, m_ = amax, float(mult)
+    else:
+        y, m_ = amax * torch.tensor(s_enc, dtype=x.dtype, device=dev), 1.0
+    y = torch.minimum(y, big_t).masked_fill_(bad, 0.0)
+    raw = _raw_scale(y, spec, m_)
+    scale64 = quantize(raw, sf, "rne", saturate=True).masked_fill_(bad, float("nan"))
+    scales = scale64.to(torch.float32)
+
+    # 4. per-block encode factor enc = 1 / (S * s_dec), capped at the dtype max; 0 for S = 0
+    s_w = scale64.to(x.dtype)
+    one = torch.tensor(1, dtype=x.dtype, device=dev)
+    enc = torch.minimum(one / (s_w * torch.tensor(s_dec, dtype=x.dtype, device=dev)), big_t)
+    enc = enc.masked_fill_(s_w == 0, 0.0)
+
+    # 5. scale the elements in x's own layout (flat index = SR counter), round, saturate
+    scaled = (x * _per_element(enc, spec, axis)).contiguous()
+    q = quantize(scaled, ef, mode, saturate=True, rbits=rbits, seed=seed, srbits=srbits)
+
+    # 6. dequantize: v = q * S / s_enc
+    values = q * _per_element(s_w, spec, axis)
+    if spec.tensor_scale:
+        values = values / torch.tensor(s_enc, dtype=x.dtype, device=dev)
+    codes_t = scale_codes = None
+    if with_codes:
+        codes_t = _encode(ef, q.to(torch.float64))
+        scale_codes = _encode(sf, scale64).to(torch.int16)
+    return BlockResult(
+        values=values,
+        codes=codes_t,
+        scales=scales,
+        scale_codes=scale_codes,
+        tensor_scale=float(s_enc) if spec.tensor_scale else None,
+        spec=spec,
+        axis=axis,
+    )
