@@ -1,0 +1,123 @@
+"""AppTest for the Gradient variance page: renders, URL → widgets, widgets → URL, chart data
+equals lowbit_core's numbers, hostile links fall back, heavy settings wait for Run."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lowbit_core.experiments import grad_variance as gv
+from ui.params import to_query
+from ui.params_grad_variance import GradVarianceParams
+
+pytestmark = pytest.mark.app
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+PAGE = "app_pages/grad_variance.py"
+K = "grad_variance."
+# small, quick settings for most tests (the defaults are exercised by test_default_page_renders)
+QUICK = GradVarianceParams(b_max=5, repeats=8, xr_bits=2, steps=20, train_seeds=2)
+
+
+def _page(query: dict[str, Any] | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=300)
+    at.switch_page(PAGE)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def _arr(a: Any) -> np.ndarray:
+    if isinstance(a, dict):
+        return np.frombuffer(base64.b64decode(a["bdata"]), dtype=a["dtype"])
+    return np.asarray(a, dtype=float)
+
+
+def _url(at: AppTest, key: str) -> list[str]:
+    v = at.query_params[key]
+    return [v] if isinstance(v, str) else list(v)
+
+
+def _charts(at: AppTest) -> list[dict[str, Any]]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def _trace(spec: dict[str, Any], name: str) -> dict[str, Any]:
+    for t in spec["data"]:
+        if t.get("name") == name:
+            return t  # type: ignore[no-any-return]
+    raise KeyError(name)
+
+
+def test_default_page_renders() -> None:
+    at = _page()
+    assert not at.exception
+    assert not at.error
+    charts = _charts(at)
+    assert len(charts) == 5
+    assert charts[0]["layout"]["xaxis"]["type"] == "log"
+    assert charts[0]["layout"]["yaxis"]["type"] == "log"
+    names = [t["name"] for t in charts[0]["data"]]
+    assert "model Δ²/(6B), sr" in names
+    assert _url(at, "mbits") == ["2"] and _url(at, "v") == ["1"]
+
+
+def test_url_sets_widgets_and_chart_equals_core() -> None:
+    p = GradVarianceParams(model="linear", mbits=1, modes=("sr", "rne"), targets=("a", "g"),
+                           b_max=5, repeats=8, seed=7, xr_bits=2, steps=20, train_seeds=2)
+    at = _page(to_query(p))
+    assert not at.exception
+    assert at.slider(key=K + "mbits").value == 1
+    assert at.multiselect(key=K + "modes").value == ["sr", "rne"]
+    assert at.multiselect(key=K + "targets").value == ["a", "g"]
+    assert at.number_input(key=K + "seed").value == 7
+    df = gv.gradient_variance(p.variance())
+    spec = _charts(at)[0]
+    for mode, label in (("sr", "SR (exact)"), ("rne", "RNE (nearest)"), ("fp32", "full precision")):
+        d = df[df["mode"] == mode]
+        t = _trace(spec, label)
+        np.testing.assert_array_equal(_arr(t["x"]), d["batch"].to_numpy(float))
+        np.testing.assert_allclose(_arr(t["y"]), d["total_var"].to_numpy(), rtol=1e-12)
+    model = _trace(spec, "model Δ²/(6B), sr")
+    np.testing.assert_allclose(_arr(model["y"]), df[df["mode"] == "sr"]["model_var"], rtol=1e-12)
+    tr = gv.sgd_curves(p.sgd())
+    mean = tr[tr["mode"] == "sr"].groupby("step")["loss"].mean().to_numpy()
+    np.testing.assert_allclose(_arr(_trace(_charts(at)[4], "SR (exact)")["y"]), mean, rtol=1e-12)
+
+
+def test_widget_change_writes_url() -> None:
+    at = _page(to_query(QUICK))
+    at.slider(key=K + "mbits").set_value(4).run()
+    assert not at.exception
+    assert _url(at, "mbits") == ["4"]
+    at.multiselect(key=K + "modes").set_value(["sr"]).run()
+    assert _url(at, "modes") == ["sr"]
+    assert _charts(at)[0]["layout"]["title"]["text"].startswith("Gradient variance")
+
+
+def test_hostile_link_falls_back_with_a_warning() -> None:
+    q = to_query(QUICK)
+    q.update({"b_min": "9", "b_max": "2", "mbits": "nan", "modes": ["zzz"], "repeats": "1e9"})
+    at = _page(q)
+    assert not at.exception
+    assert at.warning  # the codec says what it changed
+    # b_min > b_max is a cross-field error: the whole link falls back to the defaults
+    assert at.select_slider(key=K + "b_min").value == 0
+    assert at.select_slider(key=K + "b_max").value == GradVarianceParams().b_max
+
+
+def test_heavy_settings_wait_for_run() -> None:
+    heavy = GradVarianceParams(b_max=5, repeats=8, xr_bits=2, steps=200, train_seeds=2)
+    at = _page(to_query(heavy))
+    assert not at.exception
+    assert len(_charts(at)) == 4  # training waits
+    assert any("Press Run" in i.value for i in at.info)
+    at.button(key=K + "_run").click().run()
+    assert not at.exception
+    assert len(_charts(at)) == 5
