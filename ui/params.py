@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 __all__ = [
     "SCHEMA_VERSION",
     "choice",
+    "collect",
+    "current",
     "field_bounds",
     "frange",
     "from_query",
@@ -80,6 +83,12 @@ def field_bounds(cls: type[Any], name: str) -> dict[str, Any]:
     raise KeyError(name)
 
 
+def _safe(s: str, n: int = 40) -> str:
+    """A user-supplied string quoted for a message: at most ``n`` characters, and nothing that
+    markdown would render (a hostile link must not put a clickable link in the page's warning)."""
+    return "'" + re.sub(r"[^\w.+\-]", "?", s[:n]) + ("..." if len(s) > n else "") + "'"
+
+
 def _last(v: str | Sequence[str]) -> tuple[str, bool]:
     if isinstance(v, str):
         return v, False
@@ -116,7 +125,7 @@ def _parse_field(f: dataclasses.Field[Any], raw: str | Sequence[str], msgs: list
         for s in items:
             c = _match_choice(s, choices) if choices else s
             if c is None:
-                msgs.append(f"`{name}`: ignored unknown option {s[:40]!r}")
+                msgs.append(f"`{name}`: ignored unknown option {_safe(s)}")
             elif c not in out:
                 out.append(c)
         lo, hi = md.get("min_len", 0), md.get("max_len")
@@ -141,7 +150,7 @@ def _parse_field(f: dataclasses.Field[Any], raw: str | Sequence[str], msgs: list
             return True
         if low in ("0", "false", "no", "off"):
             return False
-        msgs.append(f"`{name}`={s[:40]!r} is not a yes/no value, kept {default}")
+        msgs.append(f"`{name}`={_safe(s)} is not a yes/no value, kept {default}")
         return dataclasses.MISSING
     if typ is int:
         try:
@@ -149,34 +158,34 @@ def _parse_field(f: dataclasses.Field[Any], raw: str | Sequence[str], msgs: list
             if not math.isfinite(val):
                 raise ValueError
             if val != int(val):
-                msgs.append(f"`{name}`={s[:40]!r} is not a whole number, rounded")
+                msgs.append(f"`{name}`={_safe(s)} is not a whole number, rounded")
             ival = round(val)
         except (ValueError, OverflowError):
-            msgs.append(f"`{name}`={s[:40]!r} is not a number, kept {default}")
+            msgs.append(f"`{name}`={_safe(s)} is not a number, kept {default}")
             return dataclasses.MISSING
         return _clamp(name, ival, md, msgs)
     if typ is float:
         try:
             fval = float(s)
         except ValueError:
-            msgs.append(f"`{name}`={s[:40]!r} is not a number, kept {default}")
+            msgs.append(f"`{name}`={_safe(s)} is not a number, kept {default}")
             return dataclasses.MISSING
         if not math.isfinite(fval):
-            msgs.append(f"`{name}`={s[:40]!r} is not a finite number, kept {default}")
+            msgs.append(f"`{name}`={_safe(s)} is not a finite number, kept {default}")
             return dataclasses.MISSING
         return _clamp(name, fval, md, msgs)
     if typ is str:
         if "choices" in md:
             c = _match_choice(s, md["choices"])
             if c is None:
-                msgs.append(f"`{name}`={s[:40]!r} is not a known option, kept {default!r}")
+                msgs.append(f"`{name}`={_safe(s)} is not a known option, kept {default!r}")
                 return dataclasses.MISSING
             return c
         if "validate" in md:
             try:
                 return md["validate"](s)
-            except (ValueError, TypeError) as exc:
-                msgs.append(f"`{name}`={s[:40]!r} rejected ({exc}), kept {default!r}")
+            except (ValueError, TypeError):
+                msgs.append(f"`{name}`={_safe(s)} is not a valid value, kept {default!r}")
                 return dataclasses.MISSING
         return s
     raise TypeError(f"unsupported field type for {name}: {typ}")
@@ -210,10 +219,15 @@ def from_query(cls: type[P], query: Query) -> tuple[P, list[str]]:
     """
     msgs: list[str] = []
     kw: dict[str, Any] = {}
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(k for k in query if k not in names and k != "v")
+    if unknown:
+        shown = ", ".join(_safe(k, 30) for k in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        msgs.append(f"ignored unknown parameter(s) {shown}")
     if "v" in query:
         v, _ = _last(query["v"])
         if v.strip() != str(SCHEMA_VERSION):
-            msgs.append(f"link schema version {v[:10]!r} is not {SCHEMA_VERSION}; read it as v1")
+            msgs.append(f"link schema version {_safe(v, 10)} is not {SCHEMA_VERSION}; read as v1")
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         if f.name in query:
             val = _parse_field(f, query[f.name], msgs)
@@ -263,10 +277,7 @@ def seed(cls: type[P], page: str) -> list[str]:
     missing = [n for n in names if f"{page}.{n}" not in st.session_state]
     if not missing:
         return []
-    query: dict[str, list[str]] = {}
-    for k in [*names, "v"]:
-        if k in st.query_params:
-            query[k] = st.query_params.get_all(k)
+    query = {k: st.query_params.get_all(k) for k in st.query_params}
     p, msgs = from_query(cls, query)
     for n in missing:
         st.session_state[f"{page}.{n}"] = _widget_value(getattr(p, n))
@@ -276,8 +287,12 @@ def seed(cls: type[P], page: str) -> list[str]:
     return msgs
 
 
-def current(cls: type[P], page: str) -> P:
-    """Build ``cls`` from the page's session-state keys (falling back to defaults), validated."""
+def collect(cls: type[P], page: str) -> tuple[P, list[str]]:
+    """Build ``cls`` from the page's session-state keys (defaults where missing), validated.
+
+    Returns the params and the codec's messages (non-empty when a widget holds a value the
+    params reject, e.g. junk typed in a text box; the page shows them and uses the fallback).
+    """
     import streamlit as st
 
     raw: dict[str, list[str] | str] = {}
@@ -286,8 +301,12 @@ def current(cls: type[P], page: str) -> P:
         if key in st.session_state:
             v = st.session_state[key]
             raw[f.name] = [str(s) for s in v] if isinstance(v, list | tuple) else _to_str(v)
-    p, _ = from_query(cls, raw)
-    return p
+    return from_query(cls, raw)
+
+
+def current(cls: type[P], page: str) -> P:
+    """Build ``cls`` from the page's session-state keys (falling back to defaults), validated."""
+    return collect(cls, page)[0]
 
 
 def _to_str(v: Any) -> str:
