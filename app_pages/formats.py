@@ -4,9 +4,10 @@ value table, formats side by side and block formats. View only: numbers come fro
 import streamlit as st
 
 from ui import cached_formats as cf
+from ui import common, params
 from ui import figures_formats as ff
-from ui import params
 from ui.params_formats import (
+    BLOCK_FORMATS,
     COMPARE_CHOICES,
     CUSTOM,
     FMT_CHOICES,
@@ -112,11 +113,12 @@ st.button("Show the stored value in the bit view", on_click=set_code,
 st.header("Number line")
 n1, n2, n3 = st.columns([2, 2, 1])
 n1.number_input("Zoom centre", -1e300, 1e300, key=k("center"), format="%.6g")
+n1.button("Centre on x", on_click=lambda: ss.update({k("center"): float(ss[k("x")])}))
 n2.slider("Values shown", 4, 2048, key=k("count"))
 n3.toggle("Log view", key=k("log_view"))
-bins, complete, fig, csv = cf.number_line(fmt_key(), float(ss[k("center")]), int(ss[k("count")]),
+bins, complete, fig = cf.number_line(fmt_key(), float(ss[k("center")]), int(ss[k("count")]),
                                      mode, bool(ss[k("log_view")]), float(x))
-st.plotly_chart(fig, key="formats.line")
+common.chart(fig, bins, "number_line")
 LOG_NOTE = "Log view: positive values only; every binade gets the same width. "
 st.caption(("All finite values. " if complete else f"A window of {len(bins)} of the "
             f"{f.num_codes} codes around the zoom centre (move it to explore). ")
@@ -124,25 +126,42 @@ st.caption(("All finite values. " if complete else f"A window of {len(bins)} of 
            + ("Stochastic rounding: a real between two neighbours rounds to each with "
               "probability falling linearly with distance." if mode == "sr"
               else "Each shaded band is the set of reals that round to the marker."))
-st.download_button("CSV: values and rounding bins", csv, "number_line.csv",
-                   "text/csv", on_click="ignore")
 
 if f.bits <= 8:
     st.header(f"All {f.num_codes} codes")
-    html, csv = cf.value_table(fmt_key())
+    html, flat = cf.value_table(fmt_key())
     st.html(html)
-    st.caption("Row = high bits, column = low 4 bits. Grey: zero, orange: subnormal, red: inf, "
-               "violet: NaN.")
-    st.download_button("CSV: value table", csv, "value_table.csv", "text/csv",
-                       on_click="ignore")
+    st.caption("Row = high bits, column = low 4 bits (hover a cell for its code). Grey: zero, "
+               "orange: subnormal, red: inf, violet: NaN.")
+    common.csv_download(flat, "value_table.csv", key="csv.value_table")
 
 st.header("Side by side")
 st.multiselect("Formats", COMPARE_CHOICES, key=k("compare"), max_selections=4,
                format_func=format_label)
-chosen = tuple(ss[k("compare")]) or FormatsParams().compare
-props, csv = cf.properties(chosen, fmt_key())
+props = cf.properties(tuple(ss[k("compare")]) or FormatsParams().compare, fmt_key())
 st.dataframe(props)
-st.download_button("CSV: properties", csv, "format_properties.csv", "text/csv",
-                   on_click="ignore")
+common.csv_download(props.reset_index(names="property"), "format_properties.csv", "csv.props")
+
+st.header("Block formats")
+st.caption("A seeded Gaussian tensor N(0, 1) with one outlier, quantized in blocks that share "
+           "one scale: the outlier's block loses resolution, the others do not.")
+q1, q2, q3, q4, q5 = st.columns(5)
+q1.selectbox("Block format", BLOCK_FORMATS, key=k("block_fmt"), format_func=str.upper)
+q2.slider("Length (× 32)", 1, 8, key=k("groups"), on_change=lambda: ss.update(
+    {k("outlier_at"): min(ss[k("outlier_at")], 32 * ss[k("groups")] - 1)}))
+q3.number_input("Outlier (σ)", -1e4, 1e4, key=k("outlier"))
+q4.slider("Outlier at", 0, 32 * ss[k("groups")] - 1, key=k("outlier_at"))
+q5.number_input("Seed", 0, 2**31 - 1, key=k("seed"))
+elements, blocks, errors, ts, bfig = cf.block_demo(
+    ss[k("block_fmt")], ss[k("groups")], float(ss[k("outlier")]), ss[k("outlier_at")],
+    int(ss[k("seed")]))
+common.chart(bfig, errors, "block_errors")
+if ts is not None:
+    st.caption(f"NVFP4 first multiplies by the FP32 tensor scale {ts:.6g} = 448·6 / amax.")
+st.dataframe(blocks, hide_index=True)
+common.csv_download(blocks, "blocks.csv", key="csv.blocks")
+with st.expander("Every element: x, code, dequantized value, error"):
+    st.dataframe(elements, hide_index=True)
+    common.csv_download(elements, "block_elements.csv", key="csv.elements")
 
 params.publish(params.current(FormatsParams, PAGE))

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from lowbit_core.blocks import PRESETS, ScaleRule, quantize_blocks
 from lowbit_core.formats import FloatFormat, Format, IntFormat, Specials, decode, get_format
 from lowbit_core.rounding import quantize, round_distribution
 
@@ -27,6 +28,8 @@ __all__ = [
     "CodeInfo",
     "Stored",
     "bit_fields",
+    "block_demo",
+    "block_error_figure",
     "carry_code",
     "code_info",
     "code_of",
@@ -133,7 +136,7 @@ def code_of(f: FloatFormat, v: float) -> int:
             return 0
         if f.specials is Specials.FNUZ:
             return 1 << (f.bits - 1)
-        return f.num_codes - 1 if f.specials is Specials.FN else ((1 << (f.ebits + f.mbits)) - 1)
+        return (1 << (f.ebits + f.mbits)) - 1  # the positive all-ones NaN (IEEE and fn)
     sign = (1 << (f.bits - 1)) if (f.signed and math.copysign(1.0, v) < 0) else 0
     if math.isinf(v):
         return sign | (((1 << f.ebits) - 1) << f.mbits)
@@ -544,3 +547,75 @@ def properties(names: list[str], custom: FloatFormat | None = None) -> pd.DataFr
             f"max ({short(f.max)})",
         ]
     return pd.DataFrame(cols, index=rows)
+
+
+# --- block formats -------------------------------------------------------------------------------
+
+
+def block_demo(
+    preset: str, groups: int, outlier: float, outlier_at: int, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, float | None]:
+    """Quantize a seeded Gaussian tensor with one outlier in a block format, under every rule.
+
+    ``x`` is ``32 * groups`` float32 draws of N(0, 1) (``np.random.default_rng(seed)``) with
+    ``x[outlier_at] = outlier``. The preset's own scale rule gives the per-element and per-block
+    tables; each :class:`ScaleRule` gives one error series.
+
+    Returns:
+        ``elements`` (element, block, x, code, value, error), ``blocks`` (block, amax, scale,
+        scale_code, rmse, max_abs_error), ``errors`` (element, rule, error, long format) and the
+        NVFP4 per-tensor scale (None for MX).
+    """
+    spec = PRESETS[preset]
+    x = np.random.default_rng(seed).standard_normal(32 * groups).astype(np.float32)
+    x[outlier_at] = outlier
+    res = quantize_blocks(x, preset, backend="numpy")
+    blk = np.arange(x.size) // spec.block
+    err = res.values.astype(np.float64) - x
+    elements = pd.DataFrame({"element": np.arange(x.size), "block": blk, "x": x,
+                             "code": res.codes, "value": res.values, "error": err})
+    g = elements.groupby("block")
+    blocks = pd.DataFrame({
+        "block": np.arange(res.scales.size),
+        "amax": g["x"].apply(lambda s: float(np.abs(s).max())).to_numpy(),
+        "scale": res.scales.astype(np.float64),
+        "scale_code": res.scale_codes,
+        "rmse": g["error"].apply(lambda s: float(np.sqrt(np.mean(s**2)))).to_numpy(),
+        "max_abs_error": g["error"].apply(lambda s: float(np.abs(s).max())).to_numpy(),
+    })
+    series = []
+    for rule in ScaleRule:
+        r = quantize_blocks(x, preset, scale_rule=rule, backend="numpy")
+        series.append(pd.DataFrame({"element": np.arange(x.size), "rule": rule.value,
+                                    "error": r.values.astype(np.float64) - x}))
+    return elements, blocks, pd.concat(series, ignore_index=True), res.tensor_scale
+
+
+RULE_COLORS = {"floor": "#1f77b4", "ceil": "#2ca02c", "amax": "#d62728"}
+
+
+def block_error_figure(errors: pd.DataFrame, block: int, own_rule: str, title: str) -> go.Figure:
+    """Error (dequantized - x) per element, one trace per scale rule; dotted lines between
+    blocks. Trace order follows ``ScaleRule``; the preset's own rule is drawn thickest."""
+    data = []
+    for rule, colour in RULE_COLORS.items():
+        e = errors[errors["rule"] == rule]
+        own = rule == own_rule
+        data.append({
+            "type": "scatter", "x": e["element"].to_numpy(), "y": e["error"].to_numpy(),
+            "mode": "lines+markers", "name": rule + (" (this format's rule)" if own else ""),
+            "line": {"color": colour, "width": 2.5 if own else 1.2},
+            "marker": {"size": 5 if own else 3},
+        })
+    n = int(errors["element"].max()) + 1
+    dotted = {"color": "#999", "dash": "dot", "width": 1}
+    shapes = [{"type": "line", "x0": b - 0.5, "x1": b - 0.5, "y0": 0, "y1": 1, "yref": "paper",
+               "line": dotted} for b in range(block, n, block)]
+    layout = {
+        "title": {"text": title}, "height": 320, "shapes": shapes,
+        "margin": {"l": 50, "r": 20, "t": 50, "b": 40},
+        "xaxis": {"title": {"text": f"element (blocks of {block})"}},
+        "yaxis": {"title": {"text": "error = dequantized − x"}},
+        "legend": {"orientation": "h", "y": -0.25},
+    }
+    return go.Figure({"data": data, "layout": layout})

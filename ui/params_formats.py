@@ -95,8 +95,8 @@ class FormatsParams:
     )
     # --- block formats ---------------------------------------------------------------------------
     block_fmt: str = field(default="mxfp4", metadata=choice(BLOCK_FORMATS))
-    n_elems: int = field(default=64, metadata=irange(16, 256))  #: tensor length (a few blocks)
-    outlier: float = field(default=20.0, metadata=frange(0.0, 1e4))  #: outlier size, in sigmas
+    groups: int = field(default=2, metadata=irange(1, 8))  #: tensor length = 32 * groups
+    outlier: float = field(default=20.0, metadata=frange(-1e4, 1e4))  #: outlier value, in sigmas
     outlier_at: int = field(default=5, metadata=irange(0, 255))  #: element index of the outlier
     seed: int = field(default=0, metadata=irange(0, 2**31 - 1))
 
@@ -107,8 +107,9 @@ class FormatsParams:
         f = self.format()  # raises ValueError for an impossible custom format
         if self.code >= f.num_codes:
             raise ValueError(f"code={self.code} does not fit the {f.bits}-bit format {f.name}")
-        if self.outlier_at >= self.n_elems:
-            raise ValueError(f"outlier_at={self.outlier_at} is not below n_elems={self.n_elems}")
+        if self.outlier_at >= 32 * self.groups:
+            n = 32 * self.groups
+            raise ValueError(f"outlier_at={self.outlier_at} is past the tensor's {n} elements")
 
     def format(self) -> FloatFormat:
         """The format under the microscope (catalogue entry or the custom one)."""

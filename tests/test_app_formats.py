@@ -1,0 +1,178 @@
+"""AppTest for the Formats page (through app.py): renders, URL -> widgets, widgets -> URL, chart
+data equals what lowbit_core computes for the same parameters, hostile links fall back."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lowbit_core.blocks import ScaleRule, quantize_blocks
+from lowbit_core.formats import FORMATS, decode, grid
+from lowbit_core.rounding import quantize
+from ui.params import to_query
+from ui.params_formats import FormatsParams
+
+pytestmark = pytest.mark.app
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+PAGE = "app_pages/formats.py"
+K = "formats."
+
+
+def _page(query: dict[str, Any] | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.switch_page(PAGE)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def _arr(a: Any) -> np.ndarray:
+    if isinstance(a, dict):
+        return np.frombuffer(base64.b64decode(a["bdata"]), dtype=a["dtype"]).astype(float)
+    return np.asarray(a, dtype=float)
+
+
+def _charts(at: AppTest) -> list[dict[str, Any]]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def _qp(at: AppTest, key: str) -> list[str]:
+    """A URL parameter as a list of strings (AppTest stores a single value as a bare string)."""
+    v = at.query_params[key]
+    return [str(s) for s in v] if isinstance(v, list) else [str(v)]
+
+
+def _markers(spec: dict[str, Any]) -> np.ndarray:
+    """All value markers of the number line (one trace per class), sorted."""
+    xs = [_arr(t["x"]) for t in spec["data"] if t.get("mode") == "markers"]
+    return np.sort(np.concatenate(xs))
+
+
+def test_default_page_renders() -> None:
+    at = _page()
+    assert not at.exception and not at.error and not at.warning
+    charts = _charts(at)
+    assert len(charts) == 2  # number line, block errors
+    assert [m.value for m in at.metric][:3] == ["1.0", "0x38", "normal"]
+    assert _qp(at, "fmt") == ["float8_e4m3fn"] and _qp(at, "v") == ["1"]
+    assert len(at.get("html")) == 1  # the 16x16 value table of E4M3
+    # the default number line shows every finite E4M3 value
+    np.testing.assert_array_equal(_markers(charts[0]), grid("float8_e4m3fn"))
+
+
+def test_url_sets_widgets_and_number_line_equals_core() -> None:
+    p = FormatsParams(fmt="bfloat16", code=0x3F80, x=0.1, mode="rtz", center=3.0, count=64,
+                      compare=("float16", "int8"), block_fmt="nvfp4", groups=1, outlier=-9.0,
+                      outlier_at=3, seed=11)
+    at = _page(to_query(p))
+    assert not at.exception and not at.warning
+    assert at.selectbox(key=K + "fmt").value == "bfloat16"
+    assert at.number_input(key=K + "code").value == 0x3F80
+    assert at.number_input(key=K + "x").value == 0.1
+    assert at.selectbox(key=K + "mode").value == "rtz"
+    assert at.slider(key=K + "count").value == 64
+    assert at.multiselect(key=K + "compare").value == ["float16", "int8"]
+    assert at.selectbox(key=K + "block_fmt").value == "nvfp4"
+    line, blocks = _charts(at)
+    # 64 consecutive bf16 values around 3.0 (32 below the value <= 3.0), from the code table
+    g = grid("bfloat16")
+    i = int(np.searchsorted(g, 3.0))
+    np.testing.assert_array_equal(_markers(line), g[i - 32:i + 32])
+    # rtz bins: [v, next) for positive v
+    bins = next(t for t in line["data"] if t.get("name") == "rounding bins")
+    xs = _arr(bins["x"]).reshape(-1, 6)  # rectangles lo, lo, hi, hi, lo, gap
+    np.testing.assert_array_equal(xs[1:-1, 0], g[i - 32:i + 32:2][1:-1])
+    np.testing.assert_array_equal(xs[1:-1, 2], g[i - 31:i + 33:2][1:-1])
+    # the typed number's row: stored value is quantize(x, rtz)
+    table = at.dataframe[0].value
+    stored = table.loc[table["quantity"] == "stored value", "value"].iloc[0]
+    assert float(stored) == float(quantize(np.array([0.1]), "bfloat16", "rtz")[0])
+    # block chart: error per element for every scale rule equals quantize_blocks
+    x = np.random.default_rng(11).standard_normal(32).astype(np.float32)
+    x[3] = -9.0
+    for trace, rule in zip(blocks["data"], ScaleRule, strict=True):
+        r = quantize_blocks(x, "nvfp4", scale_rule=rule)
+        np.testing.assert_array_equal(_arr(trace["y"]), r.values.astype(np.float64) - x)
+
+
+def test_widget_changes_write_the_url() -> None:
+    at = _page()
+    at.slider(key=K + "count").set_value(32).run()
+    assert _qp(at, "count") == ["32"]
+    at.selectbox(key=K + "mode").set_value("sr").run()
+    assert _qp(at, "mode") == ["sr"]
+    at.toggle(key=K + "log_view").set_value(True).run()
+    assert _qp(at, "log_view") == ["1"]
+    assert not at.exception
+    spec = _charts(at)[0]
+    assert spec["layout"]["xaxis"]["type"] == "log"
+    pos = grid("float8_e4m3fn")
+    i = int(np.searchsorted(pos, 1.0))
+    np.testing.assert_array_equal(_markers(spec), pos[i - 16:i + 16][pos[i - 16:i + 16] > 0])
+
+
+def test_bit_buttons_toggle_the_code() -> None:
+    at = _page()
+    at.button(key="formats._bit0").click().run()  # the sign bit of 1.0
+    assert _qp(at, "code") == [str(0x38 | 0x80)]
+    assert at.metric[0].value == "-1.0"
+    at.button(key="formats._bit7").click().run()  # lowest mantissa bit
+    assert int(_qp(at, "code")[0]) == 0xB9
+    assert float(at.metric[0].value) == float(decode("float8_e4m3fn", 0xB9))
+    # next up / down walk the grid
+    at.button[[b.label for b in at.button].index("next up ▶")].click().run()
+    assert float(at.metric[0].value) == float(decode("float8_e4m3fn", 0xB8))
+
+
+def test_format_change_keeps_the_number() -> None:
+    at = _page({"code": str(0x7E)})  # 448 in E4M3
+    at.selectbox(key=K + "fmt").set_value("bfloat16").run()
+    assert float(at.metric[0].value) == 448.0
+    at.selectbox(key=K + "fmt").set_value("float4_e2m1fn").run()
+    assert float(at.metric[0].value) == 6.0  # saturated to the FP4 max
+    at.selectbox(key=K + "fmt").set_value("float32").run()
+    assert _qp(at, "code") == [str(0x40C00000)] and not at.exception
+    at.button(key="formats._bit31").click().run()  # float32: lowest mantissa bit, second row
+    assert float(at.metric[0].value) == float(np.array([0x40C00001], np.uint32).view(np.float32)[0])
+
+
+def test_custom_format() -> None:
+    at = _page({"fmt": "custom", "ebits": "3", "mbits": "2", "bias": "1", "code": "4"})
+    assert not at.exception and not at.warning
+    assert at.slider(key=K + "bias").value == 1
+    # E3M2 with bias 1: code 4 = exponent field 1, mantissa 0 -> 2^(1-1) = 1.0
+    assert at.metric[0].value == "1.0"
+    at.slider(key=K + "ebits").set_value(5).run()  # resets the bias to the IEEE 15, keeps 1.0
+    assert at.slider(key=K + "bias").value == 15 and at.metric[0].value == "1.0"
+    assert _qp(at, "bias") == ["15"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"fmt": "float4_e2m1fn", "code": "99999"},
+        {"fmt": "custom", "ebits": "2", "bias": "300"},
+        {"fmt": "nonsense", "count": "-7", "x": "inf", "mode": "??", "compare": ["a", "b"]},
+        {"groups": "1", "outlier_at": "250", "seed": "1e40", "outlier": "1e308"},
+    ],
+)
+def test_hostile_links_fall_back_with_one_warning(query: dict[str, Any]) -> None:
+    at = _page(query)
+    assert not at.exception
+    assert len(at.warning) == 1
+    assert len(_charts(at)) == 2
+
+
+def test_properties_table_matches_the_catalogue() -> None:
+    at = _page({"compare": ["float8_e4m3fn", "float8_e5m2"]})
+    props = at.dataframe[-3].value  # properties, blocks, elements
+    assert list(props.columns) == [FORMATS[n].describe() for n in ("float8_e4m3fn", "float8_e5m2")]
+    assert list(props.loc["max"]) == ["448.0", "57344.0"]
+    assert list(props.loc["overflow (cast)"]) == ["NaN", "inf"]
