@@ -102,7 +102,21 @@ def test_decode_matches_ml_dtypes_bit_cast(name):
     assert same_values(all_values(name), ml_decode(name))
 
 
-@pytest.mark.parametrize("name", [n for n in SMALL_FLOATS + HALF_FLOATS] + ["e3m4", "e4m3_b5"])
+#: custom eXmY strings: IEEE/fn/fnuz specials, bias overrides (also negative), m = 0, unsigned
+CUSTOM = [
+    "e3m4",
+    "e4m3_b5",
+    "e3m2_b-2",
+    "e5m2fn_b20",
+    "e4m3fnuz_b3",
+    "e2m0",
+    "e5m0",
+    "ue3m1",
+    "e3m0fn",
+]
+
+
+@pytest.mark.parametrize("name", [*SMALL_FLOATS, *HALF_FLOATS, *CUSTOM])
 def test_decode_matches_scalar_decoder(name):
     f = get_format(name)
     assert isinstance(f, FloatFormat)
@@ -149,7 +163,7 @@ def test_all_values_is_read_only():
 # --- encode ---
 
 
-@pytest.mark.parametrize("name", EXHAUSTIVE)
+@pytest.mark.parametrize("name", [*EXHAUSTIVE, *CUSTOM])
 def test_encode_decode_round_trip(name):
     f = get_format(name)
     codes = np.arange(f.num_codes)
@@ -210,7 +224,7 @@ def test_int_properties_vs_iinfo(name):
     assert f.bits == ii.bits
 
 
-@pytest.mark.parametrize("name", [*SMALL_FLOATS, *HALF_FLOATS])
+@pytest.mark.parametrize("name", [*SMALL_FLOATS, *HALF_FLOATS, *CUSTOM])
 def test_properties_vs_enumeration(name):
     f = get_format(name)
     assert isinstance(f, FloatFormat)
@@ -236,7 +250,10 @@ def test_properties_vs_enumeration(name):
     # eps: spacing just above 1.0
     g = grid(f)
     i1 = int(np.searchsorted(g, 1.0))
-    assert g[i1] == 1.0 and f.eps == g[i1 + 1] - 1.0
+    if i1 < g.size and g[i1] == 1.0:
+        assert f.eps == g[i1 + 1] - 1.0
+    else:  # 1.0 outside the range (bias overrides): eps is still 2^-mbits
+        assert f.eps == 2.0**-f.mbits and name.endswith(("_b-2", "_b20"))
 
 
 @pytest.mark.parametrize("name", INTS)

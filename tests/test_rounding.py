@@ -61,7 +61,17 @@ ML = {
     "e4m3ieee": ml_dtypes.float8_e4m3,
 }
 NO_NAN = ["float4_e2m1fn", "float6_e3m2fn", "float6_e2m3fn"]
-GFLOAT_FORMATS = [*SMALL_FLOATS, *HALF_FLOATS, "e3m4", "e4m3_b5", "e2m0", "ue3m1"]
+GFLOAT_FORMATS = [
+    *SMALL_FLOATS,
+    *HALF_FLOATS,
+    "e3m4",
+    "e4m3_b5",
+    "e2m0",
+    "ue3m1",
+    "e3m2_b-2",
+    "e5m2fn_b20",
+    "e4m3fnuz_b3",
+]
 
 
 def ref(x, fmt, mode="rne", **kw):
@@ -800,3 +810,69 @@ def test_public_round_distribution_matches_reference(name):
                 )
                 for u, v in zip(a, b, strict=True):
                     assert_same(u, v, x, f"{name} {mode} sat={sat} input_bits={ib}")
+
+
+# --- wide formats, memory order, exact SR beyond the first word ---
+
+
+@pytest.mark.parametrize(("name", "dtype"), [("float32", np.float32), ("float16", np.float16)])
+def test_float64_to_ieee_matches_numpy_cast(name, dtype):
+    """float64 -> binary32 / binary16: numpy's casts are correctly rounded (RNE, overflow to inf),
+    so saturate=False must agree bit for bit, subnormals and overflow included."""
+    rng = np.random.default_rng(17)
+    info = np.finfo(dtype)
+    lo, hi = math.log2(float(info.smallest_subnormal)) - 3, math.log2(float(info.max)) + 1
+    x = np.exp2(rng.uniform(lo, hi, 300_000)) * rng.choice([-1.0, 1.0], 300_000)
+    g = np.asarray(info.max, np.float64)
+    x = np.concatenate(
+        [x, [0.0, -0.0, np.inf, -np.inf, np.nan, float(g), float(g) * (1 + 2.0**-12)]]
+    )
+    with np.errstate(over="ignore"):
+        want = x.astype(dtype).astype(np.float64)
+    got = ref(x, name, saturate=False)
+    assert_same(got, want, x, name)
+    assert_same(quantize(x, name, saturate=False), want, x, name + " public")
+
+
+def test_memory_order_does_not_change_seeded_results():
+    """The seed stream is indexed by the logical C-order position, whatever the memory layout."""
+    rng = np.random.default_rng(8)
+    c = rng.uniform(-400, 400, (37, 53))
+    f = np.asfortranarray(c)
+    v = c.T.copy().T  # Fortran-ordered copy through a transpose
+    for mode, kw in ALL_MODES[5:]:
+        want = quantize(c, "e4m3", mode, **kw)
+        for arr in (f, v, c[:, :]):
+            for backend in ("numpy", "auto"):
+                got = quantize(arr, "e4m3", mode, backend=backend, **kw)
+                assert got.shape == c.shape
+                assert_same(got, want, c, f"{mode} {backend}")
+    s = c[::2, 1::3]  # a strided view is numbered as its own C-order copy
+    for backend in ("numpy", "auto"):
+        assert_same(
+            quantize(s, "e4m3", "sr", seed=4, backend=backend),
+            quantize(np.ascontiguousarray(s), "e4m3", "sr", seed=4, backend="numpy"),
+        )
+
+
+@pytest.mark.parametrize("backend", ["numpy", "auto"])
+def test_exact_sr_reads_the_second_word(backend):
+    """Exact SR compares U = 0.w0 w1 ... (32-bit words of rng.words) with d. Choose d whose first
+    32 bits equal w0 for each element: the outcome is then decided by w1 alone (away iff
+    w1 < the rest of d), which a one-word implementation gets wrong half the time."""
+    seed, n = 99, 4000
+    idx = np.arange(n)
+    w0 = words(seed, idx, 0).astype(np.float64)
+    w1 = words(seed, idx, 1).astype(np.float64)
+    rest = np.random.default_rng(1).integers(1, 2**17, n) / 2.0**17  # 17 bits fit in [8, 16)
+    d = (w0 + rest) / 2.0**32
+    x = 8.0 + d
+    assert np.array_equal((x - 8.0) * 2.0**32, w0 + rest)  # exact in float64
+    want = np.where(w1 < rest * 2.0**32, 9.0, 8.0)
+    assert_same(quantize(x, "e4m3", "sr", seed=seed, backend=backend), want, x)
+    # and with d = w0 / 2^32 exactly (rest 0) the answer is never away: U >= d
+    x0 = 8.0 + w0 / 2.0**32
+    assert (quantize(x0, "e4m3", "sr", seed=seed, backend=backend) == 8.0).all()
+    # one ulp above w0 / 2^32 in the first word: always away (U < d since w0 < w0 + 1)
+    x1 = 8.0 + np.minimum(w0 + 1, 2.0**32 - 1) / 2.0**32
+    assert (quantize(x1, "e4m3", "sr", seed=seed, backend=backend)[w0 < 2**32 - 1] == 9.0).all()
