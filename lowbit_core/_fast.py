@@ -120,5 +120,7 @@ def round_distribution(
         isinstance(input_bits, bool) or not isinstance(input_bits, int) or not 0 <= input_bits <= 60
     ):
         raise ValueError(f"input_bits={input_bits!r} out of range 0..60")
-    lo, hi, p = mod.distribution_arrays(arr, f, m, nb, input_bits, bool(saturate))
-    return RoundDistribution(lo, hi, p)
+    res = mod.distribution_arrays(arr, f, m, nb, input_bits, bool(saturate))
+    if res is None:  # a grid outside the kernel's power-of-two table: numpy handles it
+        return None
+    return RoundDistribution(*res)

@@ -160,12 +160,12 @@ def _key(k0: Any, k1: Any, j: Any) -> Any:
 @_scalar
 def _odd(n: float) -> bool:
     """n (a non-negative integer-valued float) is odd."""
-    return n - 2.0 * math.floor(n * 0.5) == 1.0
+    return n - 2.0 * np.floor(n * 0.5) == 1.0
 
 
 @_scalar
 def _rne_int(t: float) -> float:
-    fl = math.floor(t)
+    fl = np.floor(t)
     fr = t - fl
     if fr > 0.5 or (fr == 0.5 and _odd(fl)):
         return fl + 1.0
@@ -174,7 +174,7 @@ def _rne_int(t: float) -> float:
 
 @_scalar
 def _rno_int(t: float) -> float:
-    fl = math.floor(t)
+    fl = np.floor(t)
     fr = t - fl
     if fr > 0.5 or (fr == 0.5 and not _odd(fl)):
         return fl + 1.0
@@ -192,7 +192,7 @@ def _split(
     if (flags & F_FLUSH) != 0 and e < emin:
         qe = emin
     s = math.ldexp(a, -qe)
-    n = math.floor(s)
+    n = np.floor(s)
     d = s - n
     if (flags & F_P1) != 0:
         odd = n != 0.0 and ((qe + bias) & 1) == 1
@@ -217,23 +217,23 @@ def _away_det(mode: int, d: float, odd: bool, neg: bool) -> bool:
 @_scalar
 def _few_bit_t(mode: int, d: float, nb: int) -> float:
     """Threshold T(d) (float64 integer): away iff T + r >= 2^nb (SRF: its half-bit form)."""
-    scale = math.ldexp(1.0, nb)
+    scale = np.float64(np.int64(1) << np.int64(nb))
     t = d * scale
     if mode == MODE_SRF:
-        return math.floor((math.floor(d * 2.0 * scale) + 1.0) / 2.0)
+        return np.floor((np.floor(d * 2.0 * scale) + 1.0) / 2.0)
     if mode == MODE_SRC:
         return _rne_int(t)
     if mode == MODE_SRO:
         return _rno_int(t)
-    return math.floor(t)
+    return np.floor(t)
 
 
 @_scalar
 def _away_few(mode: int, d: float, r: Any, nb: int) -> bool:
-    scale = math.ldexp(1.0, nb)
+    scale = np.float64(np.int64(1) << np.int64(nb))
     rf = float(r)
     if mode == MODE_SRF:
-        return math.floor(d * 2.0 * scale) + 2.0 * rf + 1.0 >= 2.0 * scale
+        return np.floor(d * 2.0 * scale) + 2.0 * rf + 1.0 >= 2.0 * scale
     return _few_bit_t(mode, d, nb) + rf >= scale
 
 
@@ -248,7 +248,7 @@ def _sr_exact_away(d: float, k0: Any, k1: Any, idx: Any) -> bool:
         a, b = _key(k0, k1, j)
         w = float(rng_word(idx, a, b))
         t = rem * 4294967296.0
-        hi = math.floor(t)
+        hi = np.floor(t)
         rem = t - hi
         if w < hi:
             return True
@@ -378,35 +378,271 @@ def _k_general(
         )
 
 
+# --- float32 fast path on the uint32 bit image ------------------------------------------------
+#
+# For a finite float32 magnitude ``a`` (bits) with exponent field E and significand ``sig``
+# (24 bits, implicit bit included), |x| = sig * 2^ex with ex = max(E, 1) - 150. The target ulp is
+# 2^qe, so ``sh = qe - ex >= 0`` low bits of ``sig`` are dropped: n = sig >> sh, rem = the dropped
+# bits, d = rem / 2^sh. In the target's normal range sh = 23 - mbits; below it (E < emin + 127)
+# sh = qe_sub + 150 - max(E, 1). Every rule only needs, for some split point k (0 for the
+# deterministic modes, N for the few-bit modes, 32 for exact SR), the integer floor(d 2^k), the
+# next bit ``b`` and a sticky bit; all are 32-bit shifts of ``rem`` with the shift clamped to 31
+# (rem < 2^24, so a clamped shift gives the same bits). When sh < 24 the rounded magnitude is
+# ((a >> sh) + away) << sh in the bit image (a carry moves into the exponent field); when
+# sh >= 24 (n = 0) it is 0 or the constant 2^qe_sub. Overflow is an integer compare of bit images.
+# Everything is uint32 and select-based, so LLVM vectorizes the loops (8 lanes on AVX2).
+# Preconditions (``_fast32_ok``): mbits <= 23, emin >= -126, max finite in float32, a zero.
+
+
+@_scalar
+def _b(c: bool) -> Any:
+    """bool -> uint32 0/1 (keeps the vectorised loops free of i8 booleans)."""
+    return _U32(1) if c else _U32(0)
+
+
+@_scalar
+def _f32_split(u: Any, t1: Any, c2: Any, mb23: Any, pb: Any, psub: Any, p1: Any) -> Any:
+    """-> (a, sh, shc, rem, odd) for the bits ``u`` (see the comment above); all uint32."""
+    a = _U32(u & _U32(0x7FFFFFFF))
+    ef = _U32(a >> _U32(23))
+    sig = _U32(_U32(a & _U32(0x7FFFFF)) | (_U32(0x800000) if ef != _U32(0) else _U32(0)))
+    normal = ef >= t1
+    sh = mb23 if normal else _U32(c2 - max(ef, _U32(1)))
+    shc = min(sh, _U32(31))
+    n = _U32(sig >> shc)
+    rem = _U32(sig & _U32(_U32(_U32(1) << shc) - _U32(1)))
+    par = _U32(_U32(ef + pb) & _U32(1)) if normal else psub
+    odd_p1 = _U32(_b(n != _U32(0)) & par)
+    odd = odd_p1 if p1 != _U32(0) else _U32(n & _U32(1))
+    return a, sh, shc, rem, odd
+
+
+@_scalar
+def _f32_cut(rem: Any, sh: Any, k: Any) -> Any:
+    """(floor(d 2^k), next bit, sticky) for d = rem / 2^sh, 0 <= k <= 32; all uint32."""
+    ge = sh >= k
+    s_r = min(_U32(sh - k), _U32(31)) if ge else _U32(0)
+    s_l = _U32(0) if ge else min(_U32(k - sh), _U32(31))
+    t = _U32(_U32(rem >> s_r) << s_l)
+    gt = sh > k
+    s1 = min(_U32(sh - k - _U32(1)), _U32(31)) if gt else _U32(0)
+    bit = _U32(_U32(rem >> s1) & _U32(1)) if gt else _U32(0)
+    low = _b(_U32(rem & _U32(_U32(_U32(1) << s1) - _U32(1))) != _U32(0)) if gt else _U32(0)
+    return t, bit, low
+
+
+@_scalar
+def _f32_finish(
+    u: Any, a: Any, sh: Any, shc: Any, away: Any, signed: Any, has_nz: Any,
+    lim_pos: Any, lim_neg: Any, ovff_pos: Any, ovff_neg: Any, ovfi_pos: Any, ovfi_neg: Any,
+    bottom: Any, p2sub: Any,
+) -> Any:
+    """Rounded bits from ``away`` (uint32 0/1), then overflow, signs, unsigned bottom, NaN."""
+    res = _U32(_U32(_U32(a >> shc) + away) << shc)
+    if sh >= _U32(24):
+        res = p2sub if away != _U32(0) else _U32(0)
+    sign = _U32(u >> _U32(31))
+    negs = _U32(sign & signed)
+    neg = negs != _U32(0)
+    lim = lim_neg if neg else lim_pos
+    ovff = ovff_neg if neg else ovff_pos
+    ovfi = ovfi_neg if neg else ovfi_pos
+    mag = ovff if res > lim else res
+    mag = ovfi if a == _U32(0x7F800000) else mag
+    put_sign = _U32(negs & (_b(mag != _U32(0)) | has_nz))
+    out = _U32(mag | _U32(put_sign << _U32(31)))
+    out = bottom if (sign > signed and a != _U32(0)) else out
+    return _U32(0x7FC00000) if a > _U32(0x7F800000) else out
+
+
+@_scalar
+def _f32_away_det(rem: Any, shc: Any, odd: Any, sign: Any, dm: Any) -> Any:
+    """Deterministic modes as one formula; ``dm`` = (en_nearest, ties_away, dir_pos, dir_neg)."""
+    s1 = _U32(shc - _b(shc != _U32(0)))
+    bit = _U32(_U32(rem >> s1) & _U32(1))
+    low = _b(_U32(rem & _U32(_U32(_U32(1) << s1) - _U32(1))) != _U32(0))
+    near = _U32(dm[0] & bit & _U32(low | odd | dm[1]))
+    dirm = dm[3] if sign != _U32(0) else dm[2]
+    return _U32(near | _U32(_U32(bit | low) & dirm))
+
+
+@_scalar
+def _f32_away_few(rem: Any, sh: Any, r: Any, nbu: Any, m1: Any, fm: Any) -> Any:
+    """Few-bit rules: T = floor(d 2^N) + up, away iff T + r >= 2^N (m1 = 2^N - 1).
+
+    ``fm`` = (en_up, odd_flip, always_up): SRFF/SR (0,0,0), SRF (1,0,1), SRC (1,0,0),
+    SRO (1,1,0); up = en_up & bit & (sticky | ((T ^ odd_flip) & 1) | always_up).
+    """
+    t, bit, low = _f32_cut(rem, sh, nbu)
+    up = _U32(fm[0] & bit & _U32(low | _U32(_U32(t ^ fm[1]) & _U32(1)) | fm[2]))
+    t = _U32(t + up)
+    return _b(t != _U32(0) and r >= _U32(_U32(m1 - t) + _U32(1)))
+
+
+@_kernel
+def _k32_det(
+    xu: Any, out: Any, t1: Any, c2: Any, mb23: Any, pb: Any, psub: Any, p1: Any,
+    signed: Any, has_nz: Any, cst: Any, dm: Any,
+) -> None:
+    lim_pos, lim_neg, ovff_pos, ovff_neg = cst[0], cst[1], cst[2], cst[3]
+    ovfi_pos, ovfi_neg, bottom, p2sub = cst[4], cst[5], cst[6], cst[7]
+    dmt = (dm[0], dm[1], dm[2], dm[3])
+    for i in prange(xu.size):
+        u = xu[i]
+        a, sh, shc, rem, odd = _f32_split(u, t1, c2, mb23, pb, psub, p1)
+        away = _f32_away_det(rem, shc, odd, _U32(u >> _U32(31)), dmt)
+        out[i] = _f32_finish(
+            u, a, sh, shc, away, signed, has_nz, lim_pos, lim_neg, ovff_pos, ovff_neg,
+            ovfi_pos, ovfi_neg, bottom, p2sub,
+        )
+
+
+@_kernel
+def _k32_few_seed(
+    xu: Any, out: Any, t1: Any, c2: Any, mb23: Any, pb: Any, psub: Any, p1: Any,
+    signed: Any, has_nz: Any, cst: Any, fm: Any, nb: int, a0: Any, b0: Any,
+) -> None:
+    lim_pos, lim_neg, ovff_pos, ovff_neg = cst[0], cst[1], cst[2], cst[3]
+    ovfi_pos, ovfi_neg, bottom, p2sub = cst[4], cst[5], cst[6], cst[7]
+    fmt_ = (fm[0], fm[1], fm[2])
+    rs = _U32(32 - nb)
+    nbu = _U32(nb)
+    m1 = _U32(_U32(0xFFFFFFFF) >> rs)
+    for i in prange(xu.size):
+        u = xu[i]
+        a, sh, shc, rem, _o = _f32_split(u, t1, c2, mb23, pb, psub, p1)
+        r = _U32(rng_word(_U64(i), a0, b0) >> rs)
+        away = _f32_away_few(rem, sh, r, nbu, m1, fmt_)
+        out[i] = _f32_finish(
+            u, a, sh, shc, away, signed, has_nz, lim_pos, lim_neg, ovff_pos, ovff_neg,
+            ovfi_pos, ovfi_neg, bottom, p2sub,
+        )
+
+
+@_kernel
+def _k32_few_bits(
+    xu: Any, out: Any, srb: Any, t1: Any, c2: Any, mb23: Any, pb: Any, psub: Any, p1: Any,
+    signed: Any, has_nz: Any, cst: Any, fm: Any, nb: int,
+) -> None:
+    lim_pos, lim_neg, ovff_pos, ovff_neg = cst[0], cst[1], cst[2], cst[3]
+    ovfi_pos, ovfi_neg, bottom, p2sub = cst[4], cst[5], cst[6], cst[7]
+    fmt_ = (fm[0], fm[1], fm[2])
+    nbu = _U32(nb)
+    m1 = _U32(_U32(0xFFFFFFFF) >> _U32(32 - nb))
+    for i in prange(xu.size):
+        u = xu[i]
+        a, sh, shc, rem, _o = _f32_split(u, t1, c2, mb23, pb, psub, p1)
+        away = _f32_away_few(rem, sh, srb[i], nbu, m1, fmt_)
+        out[i] = _f32_finish(
+            u, a, sh, shc, away, signed, has_nz, lim_pos, lim_neg, ovff_pos, ovff_neg,
+            ovfi_pos, ovfi_neg, bottom, p2sub,
+        )
+
+
+_CHUNK = 4096
+
+
+@_kernel
+def _k32_sr(
+    xu: Any, xf: Any, out: Any, t1: Any, c2: Any, mb23: Any, pb: Any, psub: Any, p1: bool,
+    signed: bool, has_nz: bool, cst: Any, a0: Any, b0: Any, k0: Any, k1: Any, mbits: int,
+    emin: int, bias: int, max_pos: float, max_neg: float, min_pos: float, flags: int,
+    saturate: bool,
+) -> None:
+    lim_pos, lim_neg, ovff_pos, ovff_neg = cst[0], cst[1], cst[2], cst[3]
+    ovfi_pos, ovfi_neg, bottom, p2sub = cst[4], cst[5], cst[6], cst[7]
+    n_all = xu.size
+    for c in prange((n_all + _CHUNK - 1) // _CHUNK):
+        start = c * _CHUNK
+        stop = min(start + _CHUNK, n_all)
+        pending = _U32(0)
+        for i in range(start, stop):
+            u = xu[i]
+            a, sh, shc, rem, _o = _f32_split(u, t1, c2, mb23, pb, psub, p1)
+            hi0, bit, low = _f32_cut(rem, sh, _U32(32))
+            w = rng_word(_U64(i), a0, b0)
+            away = _b(w < hi0)
+            # max, not |=: numba's widened |= on uint32 blocks LLVM's reduction vectoriser
+            pending = max(pending, _U32(_b(w == hi0) & _U32(bit | low)))
+            out[i] = _f32_finish(
+                u, a, sh, shc, away, signed, has_nz, lim_pos, lim_neg, ovff_pos, ovff_neg,
+                ovfi_pos, ovfi_neg, bottom, p2sub,
+            )
+        if pending != _U32(0):  # rare: the first random word equals d's first 32 bits
+            tmp = np.empty(1, dtype=np.float32)
+            for i in range(start, stop):
+                u = xu[i]
+                a, sh, shc, rem, _o = _f32_split(u, t1, c2, mb23, pb, psub, p1)
+                hi0, bit, low = _f32_cut(rem, sh, _U32(32))
+                w = rng_word(_U64(i), a0, b0)
+                if w == hi0 and _U32(bit | low) != _U32(0):
+                    tmp[0] = _round_core(
+                        np.float64(xf[i]), _U32(0), mbits, emin, bias, max_pos, max_neg,
+                        min_pos, flags, MODE_SR, 1, saturate, True, k0, k1, _U64(i),
+                    )
+                    out[i] = tmp.view(np.uint32)[0]
+
+
 # --- round_distribution ---------------------------------------------------------------------------
+
+
+_P2_OFF = 1074
+_P2 = np.ldexp(1.0, np.arange(-1074, 1024)).astype(np.float64)  # 2^k for every float64 k
+
+
+@_scalar
+def _split_tab(
+    a: float, abits: Any, mbits: int, emin: int, bias: int, flags: int, p2: Any
+) -> tuple[float, float, int, bool]:
+    """:func:`_split` with the exponent from the bit image and powers of two from a table."""
+    ef = np.int64(abits >> _U64(52))
+    if ef == 0:
+        return _split(a, mbits, emin, bias, flags)
+    e = ef - 1023
+    qe = max(e, emin) - mbits
+    if (flags & F_FLUSH) != 0 and e < emin:
+        qe = emin
+    s = a * p2[_P2_OFF - qe]
+    n = np.floor(s)
+    d = s - n
+    if (flags & F_P1) != 0:
+        odd = n != 0.0 and ((qe + bias) & 1) == 1
+    else:
+        odd = _odd(n)
+    return n, d, qe, odd
 
 
 @_kernel
 def _k_distribution(
-    x: Any, lo: Any, hi: Any, ph: Any, mbits: int, emin: int, bias: int, max_pos: float,
-    max_neg: float, min_pos: float, flags: int, mode: int, nb: int, input_bits: int,
-    saturate: bool,
+    x: Any, xb: Any, lo: Any, hi: Any, ph: Any, mbits: int, emin: int, bias: int,
+    max_pos: float, max_neg: float, min_pos: float, flags: int, mode: int, nb: int,
+    input_bits: int, saturate: bool, p2: Any,
 ) -> None:
     signed = (flags & F_SIGNED) != 0
+    scale_in = p2[max(input_bits, 0) + _P2_OFF]
+    scale_nb = p2[nb + _P2_OFF]
+    bottom = math.nan if (not saturate and (flags & F_HAS_NAN) != 0) else min_pos
     for i in prange(x.size):
-        v = np.float64(x[i])
+        v = x[i]
         if v != v:
             lo[i] = math.nan
             hi[i] = math.nan
             ph[i] = math.nan
             continue
-        sgn = math.copysign(1.0, v) < 0.0
+        sgn = (xb[i] >> _U64(63)) != _U64(0)
         neg = sgn and signed
         a = abs(v)
+        abits = xb[i] & _U64(0x7FFFFFFFFFFFFFFF)
         if not signed and sgn:
             a = 0.0
+            abits = _U64(0)
         xinf = a == math.inf
         if xinf:
             a = 0.0
-        n, d, qe, odd = _split(a, mbits, emin, bias, flags)
+            abits = _U64(0)
+        n, d, qe, odd = _split_tab(a, abits, mbits, emin, bias, flags, p2)
         if input_bits >= 0:
-            sc = math.ldexp(1.0, input_bits)
-            dq = _rne_int(d * sc) / sc
+            dq = _rne_int(d * scale_in) / scale_in
             if dq == 1.0:
                 n += 1.0
                 d = 0.0
@@ -415,35 +651,52 @@ def _k_distribution(
         if mode == MODE_SR:
             p_away = d
         elif mode > MODE_SR:
-            p_away = min(_few_bit_t(mode, d, nb) / math.ldexp(1.0, nb), 1.0)
+            p_away = min(_few_bit_t(mode, d, nb) / scale_nb, 1.0)
         else:
             p_away = 1.0 if _away_det(mode, d, odd, neg) else 0.0
-        tz = _finish(math.ldexp(n, qe), neg, xinf, max_pos, max_neg, min_pos, flags, mode, saturate)
+        ulp = p2[qe + _P2_OFF]
+        tz = _finish(n * ulp, neg, xinf, max_pos, max_neg, min_pos, flags, mode, saturate)
         aw = _finish(
-            math.ldexp(n + (1.0 if d > 0.0 else 0.0), qe), neg, xinf, max_pos, max_neg, min_pos,
+            (n + (1.0 if d > 0.0 else 0.0)) * ulp, neg, xinf, max_pos, max_neg, min_pos,
             flags, mode, saturate,
         )
         if neg:
-            lo[i], hi[i], p = aw, tz, 1.0 - p_away
+            vlo, vhi, p = aw, tz, 1.0 - p_away
         else:
-            lo[i], hi[i], p = tz, aw, p_away
-        if d == 0.0 or lo[i] == hi[i]:
+            vlo, vhi, p = tz, aw, p_away
+        if not signed:
+            negu = sgn and abs(v) > 0.0
+            if negu:  # negative into unsigned: the bottom, as quantize gives
+                vlo = vhi = bottom
+            elif min_pos > 0.0 and not saturate and v == 0.0:  # zero without a zero code
+                vlo = vhi = math.nan
+        if d == 0.0 or vlo == vhi or (vlo != vlo and vhi != vhi):
             p = 0.0
+        lo[i] = vlo
+        hi[i] = vhi
         ph[i] = p
 
 
 def distribution_arrays(
     arr: np.ndarray, f: Format, m: RoundMode, nb: int | None, input_bits: int | None,
     saturate: bool,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Validated inputs -> ``(lo, hi, p_hi)`` float64 arrays shaped like ``arr``."""
-    xf = np.ascontiguousarray(arr).reshape(-1)
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Validated inputs -> ``(lo, hi, p_hi)`` float64 arrays shaped like ``arr``.
+
+    Returns None for grids whose ulps leave the float64 range of the power-of-two table.
+    """
+    g = grid_params(f)
+    if g.emin - g.mbits < -1023:
+        return None
+    with np.errstate(invalid="ignore"):  # float32 signalling NaNs warn when widened
+        xf = np.ascontiguousarray(arr, dtype=np.float64).reshape(-1)
     lo = np.empty(xf.size, dtype=np.float64)
     hi = np.empty(xf.size, dtype=np.float64)
     ph = np.empty(xf.size, dtype=np.float64)
     _k_distribution(
-        xf, lo, hi, ph, *grid_args(f), np.int64(MODE_CODE[m]), np.int64(nb or 1),
-        np.int64(-1 if input_bits is None else input_bits), bool(saturate),
+        xf, xf.view(np.uint64), lo, hi, ph, *grid_args(f), np.int64(MODE_CODE[m]),
+        np.int64(nb or 1), np.int64(-1 if input_bits is None else input_bits), bool(saturate),
+        _P2,
     )
     return lo.reshape(arr.shape), hi.reshape(arr.shape), ph.reshape(arr.shape)
 
@@ -451,6 +704,53 @@ def distribution_arrays(
 # --- entry point ----------------------------------------------------------------------------------
 
 _NO_BITS = np.zeros(1, dtype=np.uint32)
+
+
+def _bits32(v: float) -> int:
+    return int(np.array([v], dtype=np.float32).view(np.uint32)[0])
+
+
+_F32_MAX = float(np.finfo(np.float32).max)
+_INF32, _NAN32 = 0x7F800000, 0x7FC00000
+
+
+def _fast32_ok(f: Format) -> bool:
+    """Whether the float32 bit-image kernels handle ``f`` (see the comment above ``_f32_split``)."""
+    g = grid_params(f)
+    return (
+        g.mbits <= 23 and g.emin >= -126 and g.min_pos == 0.0
+        and 0.0 < g.max_pos <= _F32_MAX and g.max_neg <= _F32_MAX
+    )
+
+
+def _fast32_args(f: Format, mc: int, saturate: bool) -> tuple[Any, ...]:
+    g = grid_params(f)
+    lim_pos, lim_neg = _bits32(g.max_pos), _bits32(g.max_neg)
+    ovf = [lim_pos, lim_neg, lim_pos, lim_neg]  # finite pos/neg, inf pos/neg
+    if not saturate:
+        val = _INF32 if g.has_inf else (_NAN32 if g.has_nan else None)
+        if val is not None:
+            keep_pos = mc in (MODE_RTZ, MODE_RDN)
+            keep_neg = mc in (MODE_RTZ, MODE_RUP)
+            ovf = [lim_pos if keep_pos else val, lim_neg if keep_neg else val, val, val]
+    bottom = _NAN32 if (not saturate and g.has_nan) else 0
+    qe_sub = g.emin if g.flush else g.emin - g.mbits
+    cst = np.array([lim_pos, lim_neg, *ovf, bottom, _bits32(math.ldexp(1.0, qe_sub))], np.uint32)
+    u32 = np.uint32
+    return (
+        u32(g.emin + 127), u32(qe_sub + 150), u32(23 - g.mbits), u32((g.bias - 127) & 1),
+        u32((qe_sub + g.bias) & 1), u32(g.p1), u32(g.signed), u32(g.has_neg_zero), cst,
+    )
+
+
+_DET_MASKS = {  # (en_nearest, ties_away, dir_pos, dir_neg)
+    MODE_RNE: (1, 0, 0, 0), MODE_RNA: (1, 1, 0, 0), MODE_RTZ: (0, 0, 0, 0),
+    MODE_RUP: (0, 0, 1, 0), MODE_RDN: (0, 0, 0, 1),
+}
+_FEW_MASKS = {  # (en_up, odd_flip, always_up)
+    MODE_SR: (0, 0, 0), MODE_SRFF: (0, 0, 0), MODE_SRF: (1, 0, 1), MODE_SRC: (1, 0, 0),
+    MODE_SRO: (1, 1, 0),
+}
 
 
 def quantize_array(
@@ -463,16 +763,31 @@ def quantize_array(
     stochastic = mc >= MODE_SR
     s = int(seed) if seed is not None else 0
     k0, k1 = np.uint32(s & 0xFFFFFFFF), np.uint32((s >> 32) & 0xFFFFFFFF)
-    a0, b0 = key(s, 0)
+    a0, b0 = (np.uint32(k) for k in key(s, 0))
     if not stochastic:
         rsrc, srb = RSRC_NONE, _NO_BITS
     elif r_flat is not None:
         rsrc, srb = RSRC_BITS, r_flat.astype(np.uint32)
     else:
         rsrc, srb = RSRC_SEED, _NO_BITS
+    nbi = np.int64(nb or 1)
+    if xf.dtype == np.float32 and _fast32_ok(f):
+        xu = xf.view(np.uint32)
+        ou = np.empty(xf.size, dtype=np.uint32)
+        fa = _fast32_args(f, mc, saturate)
+        if rsrc == RSRC_NONE:
+            _k32_det(xu, ou, *fa, np.array(_DET_MASKS[mc], np.uint32))
+        elif rsrc == RSRC_BITS:
+            _k32_few_bits(xu, ou, srb, *fa, np.array(_FEW_MASKS[mc], np.uint32), nbi)
+        elif mc != MODE_SR:
+            _k32_few_seed(xu, ou, *fa, np.array(_FEW_MASKS[mc], np.uint32), nbi, a0, b0)
+        else:
+            ga = grid_args(f)
+            _k32_sr(xu, xf, ou, *fa, a0, b0, k0, k1, *ga, bool(saturate))
+        return ou.view(np.float32).reshape(arr.shape)
     out = np.empty_like(xf)
     _k_general(
-        xf, out, srb, *grid_args(f), np.int64(mc), np.int64(nb or 1), bool(saturate),
-        np.int64(rsrc), k0, k1, np.uint32(a0), np.uint32(b0),
+        xf, out, srb, *grid_args(f), np.int64(mc), nbi, bool(saturate),
+        np.int64(rsrc), k0, k1, a0, b0,
     )
     return out.reshape(arr.shape)
