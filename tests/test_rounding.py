@@ -437,6 +437,11 @@ def test_e8m0_zero_and_underflow():
     assert_same(ml_cast(x, "float8_e8m0fnu"), np.array([np.nan, m, m, m], np.float32))
     for mode in DET_MODES:
         assert (ref(x[1:], "e8m0", mode) == m).all()
+    # gfloat (not an oracle here): 0 -> 0.0 and 2^-130 -> 2^-130, neither an E8M0 value
+    from gfloat.formats import format_info_ocp_e8m0
+
+    g = round_ndarray(format_info_ocp_e8m0, np.array([0.0, 2.0**-130]))
+    assert g.tolist() == [0.0, 2.0**-130]
 
 
 # --- integer formats ---
