@@ -159,33 +159,53 @@ def _np_dtype_name(dt: torch.dtype) -> str:
 # --- rounding ------------------------------------------------------------------------------------
 
 
-def _split(
-    a: torch.Tensor, g: _Grid, has_subnormal_inputs: bool
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``|x| = (n + d) 2^qe`` on the format's grid for finite float64 ``a >= 0`` (as the reference).
+def _qe_range(g: _Grid, emax_in: int) -> tuple[int, int]:
+    """Bounds of the ulp exponent ``qe`` over all finite inputs with exponent <= ``emax_in``."""
+    lo, hi = g.emin - g.mbits, max(emax_in, g.emin) - g.mbits
+    return (lo, max(hi, g.emin)) if g.flush else (lo, hi)
 
-    The exponent is read from the bit pattern; float64 subnormals (possible only for float64
-    inputs) are rescaled by 2^64 first. For ``a == 0`` the exponent is arbitrary (the reference
-    takes -1): ``n = d = 0`` whatever ``qe`` is.
+
+def _split(
+    a: torch.Tensor, g: _Grid, emax_in: int, has_subnormal_inputs: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``|x| = s 2^qe`` with ``s = n + d`` on the format's grid, for finite float64 ``a >= 0``.
+
+    Returns ``(s, qe)`` as the reference's ``_split`` defines them (``n = floor(s)``). The
+    exponent is read from the bit pattern; float64 subnormals (possible only for float64 inputs)
+    are rescaled by 2^64 first. For ``a == 0`` the exponent is arbitrary (the reference takes
+    -1): ``s = 0`` whatever ``qe`` is. ``emax_in`` bounds the input exponent (127 or 1023).
     """
-    e = (a.view(torch.int64) >> 52).sub_(1023)
+    bexp = a.view(torch.int64) >> 52  # biased exponent field (a >= 0: no sign bit)
     if has_subnormal_inputs:
-        sub = e == -1023
-        e_sub = ((a * 18446744073709551616.0).view(torch.int64) >> 52).sub_(1023 + 64)
-        e = torch.where(sub, e_sub, e)
-    qe = e.clamp(min=g.emin).sub_(g.mbits)
+        e_sub = ((a * 18446744073709551616.0).view(torch.int64) >> 52).sub_(64)
+        bexp = torch.where(bexp == 0, e_sub, bexp)
     if g.flush:
-        qe.masked_fill_(e < g.emin, g.emin)
-    neg_qe = -qe
-    if g.mbits - min(g.emin, 0) > 1023:  # 2^-qe may exceed the float64 range: two exact steps
+        low = bexp < g.emin + 1023  # below min_normal: one ulp of 2^emin
+        qe = bexp.clamp_(min=g.emin + 1023).sub_(1023 + g.mbits).masked_fill_(low, g.emin)
+    else:
+        qe = bexp.clamp_(min=g.emin + 1023).sub_(1023 + g.mbits)
+    qe_lo, qe_hi = _qe_range(g, emax_in)
+    if -1022 <= -qe_hi and -qe_lo <= 1023:  # 2^-qe is a normal float64: build it from its bits
+        s = a * (1023 - qe).bitwise_left_shift_(52).view(torch.float64)
+    elif g.mbits - g.emin > 1023:  # 2^-qe may exceed the float64 range: two exact steps
+        neg_qe = -qe
         hi_part = neg_qe.clamp(max=1023)
         s = a * _pow2(neg_qe.sub_(hi_part))
         s.mul_(_pow2(hi_part))
     else:
-        s = a * _pow2(neg_qe)
-    n = torch.floor(s)
-    d = s.sub_(n)
-    return n, d, qe
+        s = a * _pow2(-qe)
+    return s, qe
+
+
+def _scale_back(q: torch.Tensor, qe: torch.Tensor, g: _Grid, emax_in: int) -> torch.Tensor:
+    """``q 2^qe`` (in place on ``q``), as ``np.ldexp`` computes it."""
+    qe_lo, qe_hi = _qe_range(g, emax_in)
+    if -1022 <= qe_lo and qe_hi <= 1023:
+        return q.mul_((qe + 1023).bitwise_left_shift_(52).view(torch.float64))
+    if qe_lo < -1022:  # 2^qe may be subnormal or beyond: small factor first
+        lo_part = qe.clamp(min=-1022)
+        return q.mul_(_pow2(qe - lo_part)).mul_(_pow2(lo_part))
+    return q.mul_(_pow2(qe))
 
 
 def _odd(n: torch.Tensor, qe: torch.Tensor, g: _Grid) -> torch.Tensor:
@@ -383,27 +403,29 @@ def _quantize_flat(
         a.masked_fill_(neg_unsigned, 0.0)
         xinf_eff = xinf & ~neg
 
-    n, d, qe = _split(a, g, xflat.dtype == torch.float64)
-    if m in STOCHASTIC_MODES:
-        if r_flat is not None:
-            assert nb is not None
-            away = _away_few_bits(m, d, r_flat, nb)
-        elif m is RoundMode.SR:
-            assert seed is not None
-            away = _away_exact(d, seed)
+    emax_in = 1023 if xflat.dtype == torch.float64 else 127
+    s, qe = _split(a, g, emax_in, xflat.dtype == torch.float64)
+    if m is RoundMode.RNE and not g.p1:
+        q = torch.round(s)  # half to even: the code parity is the parity of n (not for p = 1)
+    else:
+        n = torch.floor(s)
+        d = s.sub_(n)
+        if m in STOCHASTIC_MODES:
+            if r_flat is not None:
+                assert nb is not None
+                away = _away_few_bits(m, d, r_flat, nb)
+            elif m is RoundMode.SR:
+                assert seed is not None
+                away = _away_exact(d, seed)
+            else:
+                assert nb is not None and seed is not None
+                idx = torch.arange(xf.numel(), device=xf.device, dtype=torch.int64)
+                w = words(seed, idx, 0) >> (32 - nb)
+                away = _away_few_bits(m, d, w, nb)
         else:
-            assert nb is not None and seed is not None
-            idx = torch.arange(xf.numel(), device=xf.device, dtype=torch.int64)
-            w = words(seed, idx, 0) >> (32 - nb)
-            away = _away_few_bits(m, d, w, nb)
-    else:
-        away = _away_deterministic(m, n, d, qe, neg, g)
-    qmag = n.add_(away.to(torch.float64))
-    if g.emin - g.mbits < -1022:  # 2^qe may be subnormal or beyond: small factor first
-        lo_part = qe.clamp(min=-1022)
-        mag = qmag.mul_(_pow2(qe.sub_(lo_part))).mul_(_pow2(lo_part))
-    else:
-        mag = qmag.mul_(_pow2(qe))
+            away = _away_deterministic(m, n, d, qe, neg, g)
+        q = n.add_(away)
+    mag = _scale_back(q, qe, g, emax_in)
     out = _finish(mag, neg if g.signed else torch.zeros_like(neg), xinf_eff, g, m, saturate)
     if neg_unsigned is not None:
         bottom = (

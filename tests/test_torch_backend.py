@@ -19,7 +19,14 @@ pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 import lowbit_core.torch as lt  # noqa: E402
 from lowbit_core import rng as nrng  # noqa: E402
-from lowbit_core.formats import FORMATS, all_values, get_format  # noqa: E402
+from lowbit_core.formats import (  # noqa: E402
+    FORMATS,
+    FloatFormat,
+    Format,
+    Specials,
+    all_values,
+    get_format,
+)
 from lowbit_core.rounding import RoundMode, quantize_reference  # noqa: E402
 
 DETERMINISTIC = ["rne", "rna", "rtz", "rup", "rdn"]
@@ -30,6 +37,19 @@ FORMAT_IDS = [
     *FORMATS, "e3m4", "e3m0", "ue4m0fn", "e5m2_b300", "e4m3_b-20", "int8", "uint4", "int4_sym",
 ]
 CUDA = torch.cuda.is_available()
+#: Formats only reachable as objects: flush-to-zero (no subnormals, with zero) and a float64-like
+#: grid, whose 2^-qe leaves the float64 range (the backends' two-step power-of-two paths).
+OBJECTS = {
+    "e4m3_nosub": FloatFormat("e4m3_nosub", 4, 3, 7, subnormals=False),
+    "e2m1_nosub": FloatFormat("e2m1_nosub", 2, 1, 1, specials=Specials.NONE, subnormals=False),
+    "binary64": FloatFormat("binary64", 11, 52, 1023),
+}
+FORMAT_IDS += list(OBJECTS)
+
+
+def F(fmt_id: str) -> Format:
+    """The format object for a test id."""
+    return OBJECTS.get(fmt_id) or get_format(fmt_id)
 
 
 def same_bits(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -54,7 +74,7 @@ def assert_same(ref: np.ndarray, got: torch.Tensor, x: np.ndarray, what: str) ->
 def edge_values(fmt_id: str, rng: np.random.Generator) -> np.ndarray:
     """Float64 inputs that stress every path: codes, midpoints, +-1 ulp (float32 and float64
     steps), overflow, subnormals, specials and random bit patterns (NaN/inf/subnormal incl.)."""
-    f = get_format(fmt_id)
+    f = F(fmt_id)
     if f.bits <= 16:
         v = all_values(f)
         g = np.unique(np.abs(v[np.isfinite(v)]))
@@ -150,8 +170,8 @@ def test_deterministic_modes_match_reference(fmt: str, edges: dict[str, np.ndarr
         xt = torch.from_numpy(x)
         for mode in DETERMINISTIC:
             for sat in (True, False):
-                ref = quantize_reference(x, fmt, mode, saturate=sat)
-                got = lt.quantize(xt, fmt, mode, saturate=sat)
+                ref = quantize_reference(x, F(fmt), mode, saturate=sat)
+                got = lt.quantize(xt, F(fmt), mode, saturate=sat)
                 assert got.dtype == xt.dtype and got.shape == xt.shape
                 assert_same(ref, got, x, f"{fmt} {mode} sat={sat} {np.dtype(dtype).name}")
 
@@ -171,9 +191,9 @@ def test_stochastic_modes_with_srbits_match_reference(
             for nb in (1, 3, 8, 32):
                 r = rng.integers(0, 2**nb, x.size, dtype=np.int64)
                 for sat in (True, False):
-                    ref = quantize_reference(x, fmt, mode, saturate=sat, rbits=nb, srbits=r)
+                    ref = quantize_reference(x, F(fmt), mode, saturate=sat, rbits=nb, srbits=r)
                     got = lt.quantize(
-                        xt, fmt, mode, saturate=sat, rbits=nb, srbits=torch.from_numpy(r)
+                        xt, F(fmt), mode, saturate=sat, rbits=nb, srbits=torch.from_numpy(r)
                     )
                     assert_same(ref, got, x, f"{fmt} {mode} N={nb} sat={sat} {x.dtype}")
 
@@ -187,8 +207,8 @@ def test_stochastic_modes_with_seed_match_reference(fmt: str, edges: dict[str, n
         for mode in ["sr", *FEW_BIT]:
             nb = None if mode == "sr" else 5
             for sat in (True, False):
-                ref = quantize_reference(x, fmt, mode, saturate=sat, rbits=nb, seed=seed)
-                got = lt.quantize(xt, fmt, mode, saturate=sat, rbits=nb, seed=seed)
+                ref = quantize_reference(x, F(fmt), mode, saturate=sat, rbits=nb, seed=seed)
+                got = lt.quantize(xt, F(fmt), mode, saturate=sat, rbits=nb, seed=seed)
                 assert_same(ref, got, x, f"{fmt} {mode} seed={seed} sat={sat} {x.dtype}")
 
 
