@@ -224,3 +224,25 @@ def test_sgd_round_to_nearest_stagnates_and_sr_does_not() -> None:
     assert final["fp32"] < 0.05 * start["fp32"]  # full precision converges
     assert final["rne"] > 3 * final["sr"]  # RN stalls: updates under half a spacing are lost
     assert final["sr"] < 0.1 * start["sr"]
+
+
+def test_serial_small_array_path_is_bit_identical_to_quantize() -> None:
+    """The experiment's serial kernel for small tensors must equal lowbit_core.quantize."""
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((3, 16, 17)) * np.exp(3 * rng.standard_normal((3, 16, 17))))
+    x = x.astype(np.float32)
+    x.flat[:4] = [0.0, -0.0, 1e30, -1e-30]  # zeros and saturation
+    for fmt in ("e5m2", "e5m0", "e2m1", "e4m3"):
+        for mode in ("rne", "sr", "srff", "src", "srf"):
+            spec = gv._Spec(get_format(fmt), gv.RoundMode(mode), 4, False)
+            got = gv._quantize_small(x, spec, 12345)
+            if got is None:
+                pytest.skip("numba not available")
+            kw: dict[str, Any] = {} if mode == "rne" else {"seed": 12345}
+            if mode not in ("rne", "sr"):
+                kw["rbits"] = 4
+            want = quantize(x, fmt, mode, backend="numpy", **kw)
+            assert got.dtype == want.dtype == np.float32
+            np.testing.assert_array_equal(
+                got.view(np.uint32), want.view(np.uint32), err_msg=fmt + mode
+            )

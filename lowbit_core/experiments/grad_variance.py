@@ -33,17 +33,17 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from ..datasets import load_digits
 from ..formats import FloatFormat, Format, get_format
-from ..rng import check_seed
+from ..rng import check_seed, key
 from ..rounding import STOCHASTIC_MODES, RoundMode, check_mode, quantize
 
 __all__ = [
@@ -65,6 +65,7 @@ Progress = Callable[[float], None]
 DATA_SEED = 20261125  #: fixed seed of the synthetic teacher-student data and of the fixed points
 #: samples per chunk of repeats (bounds memory; a constant, so results never depend on it)
 CHUNK_SAMPLES = 16384
+MODEL_SAMPLES = 64  #: samples per repeat over which the Δ²/(6B) model is averaged
 SMALL_ARRAY = 8192  #: below this many elements quantize with the numpy reference (see _q)
 
 
@@ -141,11 +142,12 @@ class _QuantConfig:
         object.__setattr__(self, "targets", tuple(t.value for t in _check_targets(self.targets)))
         check_seed(self.seed)
 
-    def spec(self, target: Target, mode: str) -> _Spec | None:
-        """How ``target`` is quantized in the run for ``mode`` (None: not quantized)."""
+    def spec(self, target: Target, mode: str, fmt: str | None = None) -> _Spec | None:
+        """How ``target`` is quantized in the run for ``mode`` (None: not quantized); ``fmt``
+        replaces ``self.fmt`` as the format of targets without an override."""
         if mode == FP32 or target.value not in self.targets:
             return None
-        fmt = getattr(self, f"fmt_{target.value}") or self.fmt
+        fmt = getattr(self, f"fmt_{target.value}") or fmt or self.fmt
         m = RoundMode(getattr(self, f"mode_{target.value}") or mode)
         return _Spec(get_format(fmt), m, self.rbits, self.scaling)
 
@@ -274,20 +276,80 @@ def _q(x: np.ndarray, spec: _Spec | None, seed: int) -> np.ndarray:
         kw["seed"] = seed
         if spec.mode is not RoundMode.SR:
             kw["rbits"] = spec.rbits
-    # remove when the numba kernels get a serial path for small arrays: their thread-pool start
-    # costs milliseconds per call, far more than the numpy reference (bit-identical) on a few
-    # thousand elements.
-    backend = "numpy" if x.size < SMALL_ARRAY else "auto"
-    out: np.ndarray = quantize(x * s, spec.fmt, spec.mode, backend=backend, **kw) / s  # type: ignore[arg-type]
+    # Tensors are held in float32 before rounding, as on an accelerator (and quantize's float32
+    # kernels are the fast ones); the scale is a power of two, so x * s is exact.
+    xs = (x * s).astype(np.float32)
+    q = _quantize_small(xs, spec, seed) if xs.size < SMALL_ARRAY else None
+    if q is None:
+        q = quantize(xs, spec.fmt, spec.mode, **kw)  # type: ignore[arg-type]
+    out: np.ndarray = q.astype(np.float64) / s
     return out
 
 
-def _sr_model_var(x: np.ndarray, spec: _Spec | None) -> np.ndarray:
-    """Per-element model SR variance Δ²/6 (Δ = local grid spacing); 0 where x is on the grid."""
+def _quantize_small(x: np.ndarray, spec: _Spec, seed: int) -> np.ndarray | None:
+    """:func:`quantize` (saturating, counter-RNG streams) for small arrays, serially.
+
+    Remove when lowbit_core's numba kernels get a serial path for small arrays: their parallel
+    thread-pool start costs more than the work on a few thousand elements (the SGD loop makes
+    thousands of such calls). Built from the backend's documented scalar building blocks
+    (``round_one``, ``round_one_sr``, ``rng_word``), so it is bit-identical to quantize; None
+    when numba is not available (the caller falls back to quantize).
+    """
+    if _serial_kernel is None:
+        return None
+    k0, k1 = np.uint32(seed & 0xFFFFFFFF), np.uint32((seed >> 32) & 0xFFFFFFFF)
+    a0, b0 = (np.uint32(k) for k in key(seed, 0))
+    out = np.empty(x.size, dtype=np.float64)
+    _serial_kernel(np.ascontiguousarray(x).reshape(-1), out, *_grid_args(spec.fmt),
+                   np.int64(_MODE_CODE[spec.mode]), np.int64(spec.rbits), k0, k1, a0, b0)
+    return out.astype(np.float32).reshape(x.shape)
+
+
+@cache
+def _grid_args(fmt: Format) -> tuple[int, int, int, float, float, float, int]:
+    from .._numba import grid_args
+
+    return grid_args(fmt)
+
+
+try:  # numba is optional for lowbit_core; without it quantize's numpy reference runs
+    import numba
+
+    from .._numba import MODE_CODE as _MODE_CODE
+    from .._numba import rng_word, round_one, round_one_sr
+except ImportError:  # pragma: no cover
+    _serial_kernel: Callable[..., None] | None = None
+else:
+    _MODE_SR = _MODE_CODE[RoundMode.SR]
+
+    @numba.njit(nogil=True, cache=True)  # type: ignore[untyped-decorator]
+    def _serial_kernel(
+        x: Any, out: Any, mbits: int, emin: int, bias: int, max_pos: float, max_neg: float,
+        min_pos: float, flags: int, mode: int, nb: int, k0: Any, k1: Any, a0: Any, b0: Any,
+    ) -> None:
+        for i in range(x.size):
+            v = np.float64(x[i])
+            idx = np.uint64(i)
+            if mode == _MODE_SR:
+                out[i] = round_one_sr(v, idx, k0, k1, mbits, emin, bias, max_pos, max_neg,
+                                      min_pos, flags, True)
+            else:
+                w = rng_word(idx, a0, b0) if mode > _MODE_SR - 1 else np.uint32(0)
+                out[i] = round_one(v, w, mbits, emin, bias, max_pos, max_neg, min_pos, flags,
+                                   mode, nb, True)
+
+
+def _sr_model_var(x: np.ndarray, spec: _Spec | None, n_max: int = MODEL_SAMPLES) -> np.ndarray:
+    """Per-element model SR variance Δ²/6 (Δ = local grid spacing); 0 where x is on the grid.
+
+    Only the first ``n_max`` samples of each repeat (axis 1) are evaluated (the model is a mean
+    over samples); the scale is still taken from the whole tensor, as :func:`_q` does.
+    """
     if spec is None or spec.mode not in STOCHASTIC_MODES:
-        return np.zeros_like(x)
+        return np.zeros_like(x[:, :n_max])
     f = spec.fmt
     s = _scale(x, f) if spec.scaling else np.ones((1,) * x.ndim)
+    x = x[:, :n_max]
     v = np.abs(x * s)
     _, ex = np.frexp(v)
     emin = f.grid_emin if isinstance(f, FloatFormat) else 0
@@ -303,12 +365,11 @@ def _sr_model_var(x: np.ndarray, spec: _Spec | None) -> np.ndarray:
 class _Grads(NamedTuple):
     g: list[np.ndarray]  #: per layer, gradient at the layer output (R, B, out), as used
     a: list[np.ndarray]  #: per layer, layer input (R, B, in), as used
-    model_q: np.ndarray  #: (R, B) model SR variance of each per-sample gradient (Σ Δ²/6 terms)
 
 
 def _per_sample(
     ws: list[np.ndarray], x: np.ndarray, y: np.ndarray, loss: str,
-    specs: dict[Target, _Spec | None], seed: int, tag: int, want_model: bool = False,
+    specs: dict[Target, _Spec | None], seed: int, tag: int,
 ) -> _Grads:
     """Per-sample quantized gradient factors for weights ``ws`` (each (R or 1, out, in))."""
     n_layers = len(ws)
@@ -328,18 +389,24 @@ def _per_sample(
         np.put_along_axis(g, y[..., None], np.take_along_axis(g, y[..., None], -1) - 1.0, -1)
     gs: list[np.ndarray] = [g] * n_layers
     as_: list[np.ndarray] = [x] * n_layers
-    model_q = np.zeros(x.shape[:2])
     for layer in reversed(range(n_layers)):
         gq = _q(g, specs[Target.G], _sub_seed(seed, tag, 1, layer))
         aq = _q(acts[layer], specs[Target.A], _sub_seed(seed, tag, 2, layer))
-        if want_model:
-            a_l = acts[layer]
-            model_q += _sr_model_var(g, specs[Target.G]).sum(-1) * (a_l**2).sum(-1)
-            model_q += _sr_model_var(a_l, specs[Target.A]).sum(-1) * (g**2).sum(-1)
         gs[layer], as_[layer] = gq, aq
         if layer > 0:
             g = (gq @ ws[layer]) * (pres[layer - 1] > 0)
-    return _Grads(gs, as_, model_q)
+    return _Grads(gs, as_)
+
+
+def _model_q(gr: _Grads, g_spec: _Spec | None, a_spec: _Spec | None) -> float:
+    """The model's per-sample rounding variance E_i Σ_e c_e Δ_e²/6 at the unrounded tensors ``gr``
+    (direct terms only: G's rounding times ‖a‖², A's times ‖g‖², per layer)."""
+    n = min(gr.g[0].shape[1], MODEL_SAMPLES)
+    total = np.zeros((gr.g[0].shape[0], n))
+    for g, a in zip(gr.g, gr.a, strict=True):
+        total += _sr_model_var(g, g_spec).sum(-1) * (a[:, :n] ** 2).sum(-1)
+        total += _sr_model_var(a, a_spec).sum(-1) * (g[:, :n] ** 2).sum(-1)
+    return float(total.mean())
 
 
 def _batch_means(gr: _Grads, batch_sizes: tuple[int, ...]) -> np.ndarray:
@@ -419,41 +486,55 @@ def gradient_variance(p: GradVarianceParams, progress: Progress | None = None) -
         total_var, sampling_var, quant_var, cross, bias2, bias2_noise, mse, model_var,
         model_quant_var, floor_var, floor_bias2, grad_norm2``.
     """
+    variants = [_Variant(m, p.fmt) for m in p.modes if m != FP32]
+    return _sweep(p, variants, progress)
+
+
+class _Variant(NamedTuple):
+    mode: str  #: rounding mode, also the ``mode`` column
+    fmt: str  #: format of the targets that have no override
+
+
+def _sweep(
+    p: GradVarianceParams, variants: list[_Variant], progress: Progress | None
+) -> pd.DataFrame:
+    """The sweep behind :func:`gradient_variance`: one fp32 pass plus one pass per variant, all
+    on the same sample grid (see the module docstring)."""
     prob = problem(p.model)
     n = prob.x.shape[0]
     bs, r_total, b_max = p.batch_sizes, p.repeats, p.batch_sizes[-1]
-    modes = [FP32, *(m for m in p.modes if m != FP32)]
+    runs = [_Variant(FP32, p.fmt), *variants]
     g_full = _full_gradient(prob, [w[None] for w in prob.ws])[0]  # (P,)
     chunk = max(1, CHUNK_SAMPLES // b_max)
     rng = np.random.default_rng([p.seed, 1])
-    n_p = g_full.size
-    # running sums over repeats: [mode] -> (n_B, P)
-    s_q = {m: np.zeros((len(bs), n_p)) for m in modes}
-    s_q2 = {m: np.zeros((len(bs), n_p)) for m in modes}
-    s_d = {m: np.zeros((len(bs), n_p)) for m in modes}
-    s_d2 = {m: np.zeros((len(bs), n_p)) for m in modes}
-    model_q = {m: 0.0 for m in modes}
+    shape = (len(runs), len(bs), g_full.size)
+    s_q, s_q2, s_d, s_d2 = (np.zeros(shape) for _ in range(4))  # running sums over repeats
+    model_q = np.zeros(len(runs))
     done = 0
     for ci, r0 in enumerate(range(0, r_total, chunk)):
         rc = min(chunk, r_total - r0)
         idx = rng.integers(0, n, size=(rc, b_max))  # (R_c, B_max) sample grid
         x, y = prob.x[idx], prob.y[idx]
-        means_f: np.ndarray | None = None
-        for mi, m in enumerate(modes):
-            specs = {t: p.spec(t, m) for t in Target}
-            ws = _weights(prob, specs[Target.W], rc, p.seed, 1000 * ci + mi)
-            gr = _per_sample(ws, x, y, prob.loss, specs, p.seed, 1000 * ci + mi, want_model=ci == 0)
+        means_f = np.zeros(0)
+        model_cache: dict[tuple[_Spec | None, _Spec | None], float] = {}
+        for vi, v in enumerate(runs):
+            specs = {t: p.spec(t, v.mode, v.fmt) for t in Target}
+            tag = 1000 * ci + vi
+            ws = _weights(prob, specs[Target.W], rc, p.seed, tag)
+            gr = _per_sample(ws, x, y, prob.loss, specs, p.seed, tag)
             means = _batch_means(gr, bs)  # (n_B, R_c, P)
-            if m == FP32:
-                means_f = means
-            assert means_f is not None
+            if vi == 0:
+                means_f, gr_f = means, gr
             diff = means - means_f
-            s_q[m] += means.sum(1)
-            s_q2[m] += (means**2).sum(1)
-            s_d[m] += diff.sum(1)
-            s_d2[m] += (diff**2).sum(1)
-            if ci == 0:
-                model_q[m] = float(gr.model_q.mean())
+            s_q[vi] += means.sum(1)
+            s_q2[vi] += (means**2).sum(1)
+            s_d[vi] += diff.sum(1)
+            s_d2[vi] += (diff**2).sum(1)
+            if ci == 0 and vi > 0 and RoundMode(v.mode) in STOCHASTIC_MODES:
+                key = (specs[Target.G], specs[Target.A])
+                if key not in model_cache:
+                    model_cache[key] = _model_q(gr_f, *key)
+                model_q[vi] = model_cache[key]
         done += rc
         if progress is not None:
             progress(done / r_total)
@@ -462,31 +543,32 @@ def gradient_variance(p: GradVarianceParams, progress: Progress | None = None) -
         return np.asarray(((s2 - s**2 / r_total) / (r_total - 1)).sum(-1))
 
     b_arr = np.asarray(bs, dtype=np.float64)
-    samp = var(s_q[FP32], s_q2[FP32])
+    samp = var(s_q[0], s_q2[0])
     s_const = float(np.mean(samp * b_arr))
     rows: list[pd.DataFrame] = []
-    for m in modes:
-        tot, qv = var(s_q[m], s_q2[m]), var(s_d[m], s_d2[m])
-        raw = ((s_q[m] / r_total - g_full) ** 2).sum(-1)
+    for vi, v in enumerate(runs):
+        tot, qv = var(s_q[vi], s_q2[vi]), var(s_d[vi], s_d2[vi])
+        raw = ((s_q[vi] / r_total - g_full) ** 2).sum(-1)
         bias2 = raw - tot / r_total
-        stochastic = m != FP32 and RoundMode(m) in STOCHASTIC_MODES
-        fv, fb = _floor(prob, p, m, g_full)
+        stochastic = v.mode != FP32 and RoundMode(v.mode) in STOCHASTIC_MODES
+        fv, fb = _floor(prob, p, v, g_full)
         rows.append(pd.DataFrame({
-            "model": p.model, "fmt": p.fmt, "mode": m, "batch": np.asarray(bs), "repeats": r_total,
-            "total_var": tot, "sampling_var": samp, "quant_var": qv, "cross": tot - samp - qv,
-            "bias2": bias2, "bias2_noise": tot / r_total, "mse": tot + bias2,
-            "model_var": (s_const + model_q[m]) / b_arr if stochastic else np.nan,
-            "model_quant_var": model_q[m] / b_arr if stochastic else np.nan,
+            "model": p.model, "fmt": v.fmt, "mode": v.mode, "batch": np.asarray(bs),
+            "repeats": r_total, "total_var": tot, "sampling_var": samp, "quant_var": qv,
+            "cross": tot - samp - qv, "bias2": bias2, "bias2_noise": tot / r_total,
+            "mse": tot + bias2,
+            "model_var": (s_const + model_q[vi]) / b_arr if stochastic else np.nan,
+            "model_quant_var": model_q[vi] / b_arr if stochastic else np.nan,
             "floor_var": fv, "floor_bias2": fb, "grad_norm2": float(g_full @ g_full),
         }))
     return pd.concat(rows, ignore_index=True)
 
 
 def _floor(
-    prob: Problem, p: GradVarianceParams, mode: str, g_full: np.ndarray
+    prob: Problem, p: GradVarianceParams, v: _Variant, g_full: np.ndarray
 ) -> tuple[float, float]:
     """Variance and squared bias of the full-data gradient at Q(W) (W quantization only)."""
-    spec = p.spec(Target.W, mode)
+    spec = p.spec(Target.W, v.mode, v.fmt)
     if spec is None:
         return 0.0, 0.0
     draws = p.floor_draws if spec.mode in STOCHASTIC_MODES else 1
@@ -503,7 +585,7 @@ def exchange_rate(
 ) -> pd.DataFrame:
     """The batch size needed at k mantissa bits to match the fp32 error at ``ref_batch``.
 
-    Runs :func:`gradient_variance` with ``fmt = e{ebits}m{k}`` for each k and finds, by log-log
+    One sweep with every ``(mode, e{ebits}m{k})`` pair (sharing the fp32 pass); finds, by log-log
     interpolation of the measured ``mse`` = total_var + bias2 over ``p.batch_sizes``, the B where
     it falls to the fp32 value at ``ref_batch`` (NaN when the measured range never gets there).
     ``model_batch`` is the lab's model, B_ref·(S + Q)/S (∞ when the weight floor alone exceeds the
@@ -519,25 +601,25 @@ def exchange_rate(
     if ref_batch not in p.batch_sizes:
         raise ValueError(f"ref_batch={ref_batch!r} is not one of the batch sizes {p.batch_sizes}")
     ks = [int(k) for k in mbits]
+    fmts = {f"e{ebits}m{k}": k for k in ks}
+    for f in fmts:
+        get_format(f)
+    variants = [_Variant(m, f) for f in fmts for m in p.modes if m != FP32]
+    df = _sweep(p, variants, progress)  # one fp32 pass shared by every bit count
+    ref = df[(df["mode"] == FP32) & (df["batch"] == ref_batch)]
+    target = float(ref["mse"].iloc[0])
+    s_const = float(ref["sampling_var"].iloc[0]) * ref_batch
     rows = []
-    for i, k in enumerate(ks):
-        q = _replace(p, fmt=f"e{ebits}m{k}")
-        sub = None if progress is None else _sub_progress(progress, i, len(ks))
-        df = gradient_variance(q, sub)
-        ref = df[(df["mode"] == FP32) & (df["batch"] == ref_batch)]
-        target = float(ref["mse"].iloc[0])
-        s_const = float(ref["sampling_var"].iloc[0]) * ref_batch
-        for m, d in df[df["mode"] != FP32].groupby("mode", sort=False):
-            b = d["batch"].to_numpy(np.float64)
-            e = d["mse"].to_numpy(np.float64)
-            need = _crossing(b, e, target)
-            model_b = np.nan
-            if not np.isnan(d["model_var"].iloc[0]):
-                q_const = float(d["model_quant_var"].iloc[0] * b[0])
-                floor = float(d["floor_var"].iloc[0] + max(d["floor_bias2"].iloc[0], 0.0))
-                model_b = (s_const + q_const) / (target - floor) if target > floor else np.inf
-            rows.append({"mode": m, "mbits": k, "fmt": q.fmt, "ref_batch": ref_batch,
-                         "target_mse": target, "batch_needed": need, "model_batch": model_b})
+    for (fk, mk), d in df[df["mode"] != FP32].groupby(["fmt", "mode"], sort=False):
+        b = d["batch"].to_numpy(np.float64)
+        need = _crossing(b, d["mse"].to_numpy(np.float64), target)
+        model_b = np.nan
+        if not np.isnan(d["model_var"].iloc[0]):
+            q_const = float(d["model_quant_var"].iloc[0] * b[0])
+            floor = float(d["floor_var"].iloc[0] + max(d["floor_bias2"].iloc[0], 0.0))
+            model_b = (s_const + q_const) / (target - floor) if target > floor else np.inf
+        rows.append({"mode": mk, "mbits": fmts[str(fk)], "fmt": fk, "ref_batch": ref_batch,
+                     "target_mse": target, "batch_needed": need, "model_batch": model_b})
     return pd.DataFrame(rows)
 
 
@@ -552,14 +634,6 @@ def _crossing(b: np.ndarray, e: np.ndarray, target: float) -> float:
     lb, le = np.log(b[j - 1 : j + 1]), np.log(np.maximum(e[j - 1 : j + 1], 1e-300))
     t = (math.log(target) - le[0]) / (le[1] - le[0])
     return float(math.exp(lb[0] + t * (lb[1] - lb[0])))
-
-
-def _replace(p: GradVarianceParams, **kw: object) -> GradVarianceParams:
-    return replace(p, **kw)  # type: ignore[arg-type]
-
-
-def _sub_progress(progress: Progress, i: int, n: int) -> Progress:
-    return lambda f: progress((i + f) / n)
 
 
 # --- check 17, part 1 -----------------------------------------------------------------------------
