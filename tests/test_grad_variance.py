@@ -20,7 +20,7 @@ import pytest
 from lowbit_core.datasets import DIGITS_SHA256, load_digits
 from lowbit_core.experiments import grad_variance as gv
 from lowbit_core.formats import get_format
-from lowbit_core.rounding import quantize, round_distribution
+from lowbit_core.rounding import RoundMode, quantize, round_distribution
 
 
 def rel_se(r: int) -> float:
@@ -234,7 +234,7 @@ def test_serial_small_array_path_is_bit_identical_to_quantize() -> None:
     x.flat[:4] = [0.0, -0.0, 1e30, -1e-30]  # zeros and saturation
     for fmt in ("e5m2", "e5m0", "e2m1", "e4m3"):
         for mode in ("rne", "sr", "srff", "src", "srf"):
-            spec = gv._Spec(get_format(fmt), gv.RoundMode(mode), 4, False)
+            spec = gv._Spec(get_format(fmt), RoundMode(mode), 4, False)
             got = gv._quantize_small(x, spec, 12345)
             if got is None:
                 pytest.skip("numba not available")
