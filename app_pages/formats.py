@@ -6,22 +6,11 @@ import streamlit as st
 from ui import cached_formats as cf
 from ui import common, params
 from ui import figures_formats as ff
-from ui.params_formats import (
-    BLOCK_FORMATS,
-    COMPARE_CHOICES,
-    CUSTOM,
-    FMT_CHOICES,
-    LINE_MODES,
-    FormatsParams,
-    bias_range,
-    build_format,
-    format_label,
-)
+from ui import params_formats as pf
+from ui.params_formats import FormatsParams, build_format, format_label
 
 PAGE, ss = "formats", st.session_state
 FMT_FIELDS = ("fmt", "ebits", "mbits", "bias", "specials", "signed")
-MODES = {"rne": "nearest, ties to even", "rna": "nearest, ties away", "rtz": "toward zero",
-         "rup": "toward +∞", "rdn": "toward −∞", "sr": "stochastic (exact)"}
 
 
 def k(name: str) -> str:
@@ -57,16 +46,17 @@ params.seed(FormatsParams, page=PAGE)
 ss.setdefault("formats._key", fmt_key())
 st.title("Number formats, bit by bit")
 with st.sidebar:
-    st.selectbox("Format", FMT_CHOICES, key=k("fmt"), format_func=format_label, on_change=on_format)
-    if ss[k("fmt")] == CUSTOM:
+    st.selectbox("Format", pf.FMT_CHOICES, key=k("fmt"), format_func=format_label,
+                 on_change=on_format)
+    if ss[k("fmt")] == pf.CUSTOM:
         st.slider("Exponent bits", 1, 8, key=k("ebits"), on_change=on_ebits)
         st.slider("Mantissa bits", 0, 10, key=k("mbits"), on_change=on_format)
-        st.slider("Bias", *bias_range(ss[k("ebits")]), key=k("bias"), on_change=on_format)
+        st.slider("Bias", *pf.bias_range(ss[k("ebits")]), key=k("bias"), on_change=on_format)
         st.selectbox("Special values", ["ieee", "fn", "fnuz", "none"], key=k("specials"),
                      on_change=on_format, help="ieee: inf + NaNs; fn: one NaN, no inf; "
                      "fnuz: NaN at −0, no inf; none: every code is a number")
         st.toggle("Signed", key=k("signed"), on_change=on_format)
-    st.selectbox("Rounding mode", LINE_MODES, key=k("mode"), format_func=lambda m: MODES[m])
+    st.selectbox("Rounding mode", pf.LINE_MODES, key=k("mode"), format_func=pf.MODE_LABELS.get)
 
 f = build_format(*fmt_key())
 st.caption(f"**{f.describe()}**: {f.bits} bits = {'1 sign + ' if f.signed else ''}{f.ebits} "
@@ -80,7 +70,7 @@ for row in range(0, f.bits, 16):
     for j, (fld, cap) in enumerate(fields[row:row + 16]):
         pos = f.bits - 1 - (row + j)
         with cols[j]:
-            st.markdown(f":{ff.FIELD_COLORS[fld]}-background[{cap}]")
+            st.markdown(f":{ff.FIELD_COLORS[fld]}-background[**{cap}**]")
             st.button(info.bits[row + j], key=f"formats._bit{row + j}", type="primary"
                       if info.bits[row + j] == "1" else "secondary",
                       on_click=set_code, args=(info.code ^ (1 << pos),))
@@ -106,7 +96,7 @@ if mode == "sr":
              f"**{ff.short(s.hi)}** with probability {s.p_hi:.6g} (the mean is x when in range).")
 st.dataframe(ff.stored_table(s), hide_index=True)
 if s.overflow:
-    st.warning(s.overflow)
+    st.info(s.overflow)
 st.button("Show the stored value in the bit view", on_click=set_code,
           args=(ff.code_of(f, s.value),))
 
@@ -136,17 +126,17 @@ if f.bits <= 8:
     common.csv_download(flat, "value_table.csv", key="csv.value_table")
 
 st.header("Side by side")
-st.multiselect("Formats", COMPARE_CHOICES, key=k("compare"), max_selections=4,
+st.multiselect("Formats", pf.COMPARE_CHOICES, key=k("compare"), max_selections=4,
                format_func=format_label)
 props = cf.properties(tuple(ss[k("compare")]) or FormatsParams().compare, fmt_key())
-st.dataframe(props)
+st.table(props)
 common.csv_download(props.reset_index(names="property"), "format_properties.csv", "csv.props")
 
 st.header("Block formats")
 st.caption("A seeded Gaussian tensor N(0, 1) with one outlier, quantized in blocks that share "
            "one scale: the outlier's block loses resolution, the others do not.")
 q1, q2, q3, q4, q5 = st.columns(5)
-q1.selectbox("Block format", BLOCK_FORMATS, key=k("block_fmt"), format_func=str.upper)
+q1.selectbox("Block format", pf.BLOCK_FORMATS, key=k("block_fmt"), format_func=str.upper)
 q2.slider("Length (× 32)", 1, 8, key=k("groups"), on_change=lambda: ss.update(
     {k("outlier_at"): min(ss[k("outlier_at")], 32 * ss[k("groups")] - 1)}))
 q3.number_input("Outlier (σ)", -1e4, 1e4, key=k("outlier"))

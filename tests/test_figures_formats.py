@@ -283,6 +283,7 @@ def test_value_table_is_every_code(name: str) -> None:
             assert float(flat[c]) == vals[c]
     html = ff.value_table_html(text, kinds)
     assert html.count("<td") == f.num_codes
+    assert all(f"= {t}'>" in html for t in flat)  # every exact value is in a tooltip
 
 
 def test_value_table_rejects_wide_formats() -> None:
@@ -304,7 +305,7 @@ def test_properties_overflow_and_ranges() -> None:
     df = ff.properties(["float8_e4m3fn", "float8_e5m2", "float4_e2m1fn", "int8"])
     row = list(df.loc["overflow (cast)"])
     assert row[0] == "NaN" and row[1] == "inf" and row[2].startswith("max")
-    assert list(df.loc["max"])[:3] == ["448.0", "57344.0", "6.0"]
+    assert list(df.loc["max"])[:3] == ["448", "57344", "6"]
     assert df.shape == (15, 4)
 
 
@@ -348,7 +349,7 @@ def test_number_line_figure_traces() -> None:
 def test_block_error_figure_traces() -> None:
     _, _, errors, _ = ff.block_demo("nvfp4", 1, -9.0, 0, 0)
     fig = ff.block_error_figure(errors, 16, "amax", "t")
-    assert [t.name.split()[0] for t in fig.data] == ["floor", "ceil", "amax"]
+    assert [t.name.split()[0] for t in fig.data] == ["floor", "ceil", "amax"]  # own rule last
     assert len(fig.layout.shapes) == 1  # one boundary between the two 16-element blocks
     np.testing.assert_array_equal(
         np.asarray(fig.data[2].y), errors[errors["rule"] == "amax"]["error"].to_numpy())

@@ -474,9 +474,18 @@ TABLE_TINTS = {"zero": "#e4e4e4", "subnormal": "#ffe2c4", "normal": "#ffffff",
                "inf": "#ffcaca", "NaN": "#e8d8f6"}
 
 
+def _compact(s: str) -> str:
+    """Five significant digits for a table cell (the exact value is in the cell's tooltip)."""
+    try:
+        return f"{float(s):.5g}"
+    except ValueError:
+        return s
+
+
 def value_table_html(text: pd.DataFrame, kinds: pd.DataFrame) -> str:
-    """The value table as a compact HTML grid, each cell tinted by its class (built by hand:
-    a pandas Styler costs ~0.2 s per rerun to marshal, this string is cached)."""
+    """The value table as a compact HTML grid, each cell tinted by its class and showing five
+    digits, the exact value in its tooltip (built by hand: a pandas Styler costs ~0.2 s per
+    rerun to marshal, this string is cached)."""
     cell = "padding:2px 5px;border:1px solid #ccc;text-align:right;font-size:0.8em"
     head = "".join(f"<th style='{cell};background:#f3f3f3'>{c}</th>" for c in text.columns)
     rows = []
@@ -484,7 +493,8 @@ def value_table_html(text: pd.DataFrame, kinds: pd.DataFrame) -> str:
     for r in range(len(text)):
         tds = "".join(
             f"<td style='{cell};background:{TABLE_TINTS[str(kind_grid[r, c])]};color:#111'"
-            f" title='code 0x{r * text.shape[1] + c:02X}'>{text_grid[r, c]!s}</td>"
+            f" title='code 0x{r * text.shape[1] + c:02X} = {text_grid[r, c]!s}'>"
+            f"{_compact(str(text_grid[r, c]))}</td>"
             for c in range(text.shape[1])
         )
         rows.append(f"<tr><th style='{cell};background:#f3f3f3'>{text.index[r]}</th>{tds}</tr>")
@@ -512,10 +522,11 @@ def _count_codes(f: Format) -> tuple[int, int, int]:
 
 
 def _num(v: float) -> str:
+    """Compact display: powers of two as 2^k (with the decimal when short), else 6 digits."""
     if v > 0 and math.frexp(v)[0] == 0.5:
         k = math.frexp(v)[1] - 1
-        return f"2^{k} = {short(v)}" if abs(k) <= 16 else f"2^{k} ≈ {v:.4g}"
-    return short(v) if 1e-4 <= abs(v) < 1e7 else f"{v:.6g}"
+        return f"2^{k} = {short(v)}" if -10 <= k <= 16 else f"2^{k} ≈ {v:.4g}"
+    return f"{v:.6g}"
 
 
 def properties(names: list[str], custom: FloatFormat | None = None) -> pd.DataFrame:
@@ -543,8 +554,8 @@ def properties(names: list[str], custom: FloatFormat | None = None) -> pd.DataFr
             layout, str(f.bits), bias, _num(f.max), _num(f.min_normal), _num(f.min_subnormal),
             _num(f.eps), f"{f.binades:.1f}", str(fin), zeros, sub,
             "±inf" if inf else "none", str(nan),
-            "inf" if math.isinf(over) else ("NaN" if math.isnan(over) else f"max ({short(over)})"),
-            f"max ({short(f.max)})",
+            "inf" if math.isinf(over) else ("NaN" if math.isnan(over) else f"max ({_num(over)})"),
+            f"max ({_num(f.max)})",
         ]
     return pd.DataFrame(cols, index=rows)
 
@@ -596,15 +607,18 @@ RULE_COLORS = {"floor": "#1f77b4", "ceil": "#2ca02c", "amax": "#d62728"}
 
 def block_error_figure(errors: pd.DataFrame, block: int, own_rule: str, title: str) -> go.Figure:
     """Error (dequantized - x) per element, one trace per scale rule; dotted lines between
-    blocks. Trace order follows ``ScaleRule``; the preset's own rule is drawn thickest."""
+    blocks. The preset's own rule is the last trace (drawn on top) and the thickest."""
     data = []
-    for rule, colour in RULE_COLORS.items():
+    order = [r for r in RULE_COLORS if r != own_rule] + [own_rule]  # own rule drawn on top
+    for rule in order:
+        colour = RULE_COLORS[rule]
         e = errors[errors["rule"] == rule]
         own = rule == own_rule
         data.append({
             "type": "scatter", "x": e["element"].to_numpy(), "y": e["error"].to_numpy(),
             "mode": "lines+markers", "name": rule + (" (this format's rule)" if own else ""),
-            "line": {"color": colour, "width": 2.5 if own else 1.2},
+            "line": {"color": colour, "width": 2.5 if own else 1.2,
+                     "dash": "solid" if own else "dot"},
             "marker": {"size": 5 if own else 3},
         })
     n = int(errors["element"].max()) + 1

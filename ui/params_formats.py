@@ -21,6 +21,7 @@ __all__ = [
     "CUSTOM",
     "FMT_CHOICES",
     "LINE_MODES",
+    "MODE_LABELS",
     "FormatsParams",
     "bias_range",
     "build_format",
@@ -33,6 +34,8 @@ FMT_CHOICES: tuple[str, ...] = (*FORMATS, CUSTOM)
 COMPARE_CHOICES: tuple[str, ...] = (*FORMATS, "int8", "int4", CUSTOM)
 #: Rounding modes whose rounding bins the number line can draw (deterministic ones plus exact SR).
 LINE_MODES: tuple[str, ...] = ("rne", "rna", "rtz", "rup", "rdn", "sr")
+MODE_LABELS = {"rne": "nearest, ties to even", "rna": "nearest, ties away", "rtz": "toward zero",
+               "rup": "toward +∞", "rdn": "toward −∞", "sr": "stochastic (exact)"}
 BLOCK_FORMATS: tuple[str, ...] = ("mxfp4", "nvfp4", "mxfp8_e4m3")
 MAX_CODE = 2**32 - 1  # float32 is the widest format on the page
 
