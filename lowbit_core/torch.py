@@ -578,7 +578,7 @@ class BlockResult:
     """
 
     values: torch.Tensor  #: dequantized, same shape, dtype and device as x
-    codes: torch.Tensor | None  #: element codes, int16 (int32 over 15 bits); NO_CODE for NaN
+    codes: torch.Tensor | None  #: element codes (dtype as the reference's); NO_CODE for NaN
     scales: torch.Tensor  #: decoded stored scales, float32; block axis // block (tile2d: R/B, C/B)
     scale_codes: torch.Tensor | None  #: codes of the scales in spec.scale_fmt (int16)
     tensor_scale: float | None  #: s_enc (multiply x by it), None without tensor scaling
@@ -608,7 +608,17 @@ def _encode(f: Format, v: torch.Tensor) -> torch.Tensor:
     if f.has_neg_zero:
         out.masked_fill_((vv == 0) & torch.signbit(vv), 1 << (f.bits - 1))
     out.masked_fill_(nan, _nan_code(f) if f.has_nan else NO_CODE)
-    return out.to(torch.int16 if f.bits <= 15 else torch.int32)
+    return out.to(_code_dtype(f))
+
+
+def _code_dtype(f: Format) -> torch.dtype:
+    """The torch twin of the numpy reference's code dtype (``blocks.code_dtype``)."""
+    from . import blocks
+
+    fn = getattr(blocks, "code_dtype", None)
+    if fn is None:  # older blocks module: int16, int32 over 15 bits
+        return torch.int16 if f.bits <= 15 else torch.int32
+    return torch.from_numpy(np.zeros(0, dtype=fn(f))).dtype
 
 
 def _check_block_args(
