@@ -538,6 +538,7 @@ def test_blocks_match_reference(preset: str, rng: np.random.Generator) -> None:
         BlockSpec(elem="float8_e4m3fn", block=8, scale_fmt="ue4m3", scale_rule=ScaleRule.FLOOR,
                   tensor_scale=True),
         BlockSpec(elem="int8", block=32, scale_fmt="float8_e8m0fnu"),
+        BlockSpec(elem="float4_e2m1fn", block=32, tensor_scale=True),
         BlockSpec(elem="e3m4", block=4, scale_fmt="bfloat16", scale_rule=ScaleRule.AMAX),
         BlockSpec(
             elem="float4_e2m1fn", block=16, scale_fmt="float8_e4m3fn", scale_rule=ScaleRule.AMAX
@@ -635,3 +636,16 @@ def test_cuda_rht_exact_cases(rng: np.random.Generator) -> None:
         got = lt.rht(torch.from_numpy(x).cuda(), size, seed=3)
         assert got.device.type == "cuda"
         assert_same(want, got, x, f"cuda rht {size}")
+
+
+def test_lowbit_core_does_not_import_torch() -> None:
+    """Only training code pays torch's import time: the numpy core must not pull it in."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, lowbit_core, lowbit_core.rounding, lowbit_core.blocks, lowbit_core.hadamard;"
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
