@@ -54,6 +54,7 @@ __all__ = [
     "BlockResult",
     "BlockSpec",
     "ScaleRule",
+    "code_dtype",
     "elem_emax",
     "quantize_blocks",
     "quantize_blocks_reference",
@@ -193,7 +194,7 @@ class BlockResult:
     """
 
     values: np.ndarray  #: dequantized, same shape and dtype as x
-    codes: np.ndarray  #: element codes, int16 (int32 over 15 bits), shape of x; NO_CODE for NaN
+    codes: np.ndarray  #: element codes (dtype: code_dtype(elem)), shape of x; NO_CODE = NaN
     scales: np.ndarray  #: decoded stored scales, float32; block axis // block (tile2d: R/B, C/B)
     scale_codes: np.ndarray  #: codes of the scales in spec.scale_fmt (int16), shape of scales
     tensor_scale: float | None  #: s_enc (multiply x by it), None without tensor scaling
@@ -267,9 +268,19 @@ def _check_args(
 # --- numpy reference ----------------------------------------------------------------------------
 
 
+def code_dtype(f: Format) -> type[np.integer]:  # type: ignore[type-arg]
+    """Smallest integer dtype holding every code of ``f`` and NO_CODE when ``f`` needs it:
+    int8 up to 7 bits, uint8 for 8-bit formats with a NaN code, else int16 / int32."""
+    if f.bits <= 7:
+        return np.int8
+    if f.bits == 8 and f.has_nan:
+        return np.uint8
+    return np.int16 if f.bits <= 15 else np.int32
+
+
 def _codes(f: Format, v: np.ndarray) -> np.ndarray:
     """Codes of on-grid values; NaN -> the NaN code, or NO_CODE where the format has none."""
-    dt = np.int16 if f.bits <= 15 else np.int32
+    dt = code_dtype(f)
     nan = np.isnan(v)
     if nan.any() and not f.has_nan:
         out = np.full(v.shape, NO_CODE, dtype=dt)
@@ -342,7 +353,8 @@ def _reference(a: _Args) -> BlockResult:
         fin = np.abs(x[np.isfinite(x)])
         amax_t = wd(fin.max()) if fin.size else wd(0)
         if amax_t > 0:
-            s_enc = min(wd(sf.max * ef.max) / amax_t, big)
+            with np.errstate(over="ignore"):  # E8M0 max * elem max overflows float32: cap
+                s_enc = min(wd(sf.max * ef.max) / amax_t, big)
             s_dec = wd(1) / s_enc
     mult = s_enc * (wd(1) / wd(ef.max))
 

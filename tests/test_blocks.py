@@ -445,3 +445,112 @@ def test_errors(x, kw, match):
 def test_reference_function_is_public(rng):
     x = rng.standard_normal((4, 32)).astype(np.float32)
     assert np.array_equal(quantize_blocks_reference(x).values, ref(x).values)
+
+
+# --- numpy reference == numba kernel, bit for bit -----------------------------------------------
+
+
+def assert_same(a, b):
+    assert a.values.dtype == b.values.dtype and a.codes.dtype == b.codes.dtype
+    assert np.array_equal(a.values, b.values, equal_nan=True)
+    assert np.array_equal(np.signbit(a.values), np.signbit(b.values))  # -0.0 kept alike
+    assert np.array_equal(a.codes, b.codes)
+    assert np.array_equal(a.scales, b.scales, equal_nan=True)
+    assert np.array_equal(a.scale_codes, b.scale_codes)
+    assert a.tensor_scale == b.tensor_scale
+
+
+def hostile(rng, shape, block, dtype=np.float32):
+    """Mixed magnitudes plus a zero block, a NaN block, an inf block, tiny and E2M1-tie blocks."""
+    x = rng.standard_normal(shape) * 2.0 ** rng.integers(-40, 40, size=shape)
+    flat = x.reshape(-1)
+    n = flat.size
+    if n >= 6 * block:
+        flat[:block] = 0.0
+        flat[block + 3] = np.nan
+        flat[2 * block + 1] = -np.inf
+        flat[3 * block : 4 * block] *= 1e-30
+        flat[4 * block : 5 * block] = rng.choice([0.25, 0.75, 1.25, 2.5, 3.5, 5.0, 6.0], block)
+        flat[5 * block] = -0.0
+    return x.astype(dtype)
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numba_equals_reference_presets(rng, preset, dtype):
+    b = PRESETS[preset].block
+    for shape in [(4, 8 * b), (3, 2, 6 * b), (6 * b,)]:
+        x = hostile(rng, shape, b, dtype)
+        assert_same(ref(x, preset), quantize_blocks(x, preset, backend="numba"))
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"axis": 0},
+        {"axis": 1, "block": 16},
+        {"tile2d": True},
+        {"tile2d": True, "axis": -2, "tensor_scale": False},
+        {"scale_rule": "ceil"},
+        {"scale_rule": "floor", "scale_fmt": "e4m3"},
+        {"scale_fmt": "ue5m3"},
+        {"scale_fmt": "ue5m3_ieee", "tensor_scale": False},
+        {"scale_fmt": "e8m0", "scale_rule": "amax"},
+        {"elem": "e4m3fnuz"},
+        {"elem": "int8", "scale_rule": "ceil"},
+        {"elem": "e2m1", "block": 8, "tensor_scale": False},
+    ],
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numba_equals_reference_configs(rng, kw, dtype):
+    x = hostile(rng, (96, 64), 16, dtype)
+    assert_same(ref(x, "nvfp4", **kw), quantize_blocks(x, "nvfp4", backend="numba", **kw))
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"mode": "sr", "seed": 0},
+        {"mode": "sr", "seed": 2**63 - 1},
+        {"mode": "srff", "rbits": 3, "seed": 11},
+        {"mode": "srf", "rbits": 8, "seed": 12},
+        {"mode": "src", "rbits": 5, "srbits": "random"},
+        {"mode": "sro", "rbits": 2, "srbits": "random"},
+        {"mode": "sr", "rbits": 4, "srbits": "random"},
+        {"mode": "rna"},
+        {"mode": "rtz"},
+        {"mode": "rdn"},
+    ],
+)
+@pytest.mark.parametrize("preset", ["mxfp4", "nvfp4", "mxfp8_e5m2"])
+def test_numba_equals_reference_rounding_modes(rng, kw, preset):
+    kw = dict(kw)
+    x = hostile(rng, (8, 192), 32)
+    if kw.get("srbits") == "random":
+        kw["srbits"] = rng.integers(0, 2 ** kw["rbits"], size=x.shape[-1])  # broadcast rows
+    a = ref(x, preset, **kw)
+    b = quantize_blocks(x, preset, backend="numba", **kw)
+    assert_same(a, b)
+    if kw.get("mode", "").startswith("sr") and "seed" in kw:
+        c = quantize_blocks(x, preset, backend="numba", **{**kw, "seed": kw["seed"] ^ 1})
+        assert not np.array_equal(c.values, b.values, equal_nan=True)
+
+
+def test_numba_random_shapes(rng):
+    for _ in range(12):
+        b = int(rng.choice([2, 4, 8, 16, 32]))
+        ndim = int(rng.integers(1, 4))
+        shape = [int(rng.integers(1, 4)) for _ in range(ndim)]
+        axis = int(rng.integers(-ndim, ndim))
+        shape[axis] *= b * int(rng.integers(1, 3))
+        x = hostile(rng, tuple(shape), b)
+        preset = str(rng.choice(list(PRESETS)))
+        assert_same(
+            ref(x, preset, axis=axis, block=b),
+            quantize_blocks(x, preset, axis=axis, block=b, backend="numba"),
+        )
+
+
+def test_auto_backend_is_numba_for_presets(rng):
+    x = rng.standard_normal((4, 64)).astype(np.float32)
+    assert_same(quantize_blocks(x, "nvfp4"), quantize_blocks(x, "nvfp4", backend="numba"))
