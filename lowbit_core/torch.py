@@ -69,18 +69,21 @@ def _mulmod32(x: torch.Tensor, c: int) -> torch.Tensor:
     return r.add_(t).bitwise_and_(_M32)
 
 
+def _mix32_(x: torch.Tensor) -> torch.Tensor:
+    """lowbias32 of int64 values already in [0, 2^32); may reuse ``x``'s storage."""
+    x.bitwise_xor_(x >> 16)
+    x = _mulmod32(x, 0x7FEB352D)
+    x.bitwise_xor_(x >> 15)
+    x = _mulmod32(x, 0x846CA68B)
+    return x.bitwise_xor_(x >> 16)
+
+
 def mix32(x: torch.Tensor) -> torch.Tensor:
     """The lowbias32 hash of :func:`lowbit_core.rng.mix32` on int64 tensors (low 32 bits used).
 
     Returns a new int64 tensor with values in [0, 2^32).
     """
-    x = x.to(torch.int64).bitwise_and(_M32)
-    x.bitwise_xor_(x >> 16)
-    x = _mulmod32(x, 0x7FEB352D)
-    x.bitwise_xor_(x >> 15)
-    x = _mulmod32(x, 0x846CA68B)
-    x.bitwise_xor_(x >> 16)
-    return x
+    return _mix32_(x.to(torch.int64).bitwise_and(_M32))
 
 
 def words(seed: int, index: torch.Tensor, j: int = 0) -> torch.Tensor:
@@ -94,12 +97,18 @@ def words(seed: int, index: torch.Tensor, j: int = 0) -> torch.Tensor:
     """
     a, b = rng.key(rng.check_seed(seed), j)
     i = index.to(torch.int64)
-    lo = i.bitwise_and(_M32)
     hi = (i >> 32).bitwise_and_(_M32)
-    lo.bitwise_xor_(a)
-    h = mix32(lo)
-    h.bitwise_xor_(hi).bitwise_xor_(b)
-    return mix32(h)
+    h = _mix32_(i.bitwise_and(_M32).bitwise_xor_(a))
+    return _mix32_(h.bitwise_xor_(hi).bitwise_xor_(b))
+
+
+def _words_range(seed: int, n: int, j: int, device: torch.device) -> torch.Tensor:
+    """``words(seed, arange(n), j)`` with fewer passes (the high index word is 0 below 2^32)."""
+    if n > 1 << 32:
+        return words(seed, torch.arange(n, device=device, dtype=torch.int64), j)
+    a, b = rng.key(seed, j)
+    h = _mix32_(torch.arange(n, device=device, dtype=torch.int64).bitwise_xor_(a))
+    return _mix32_(h.bitwise_xor_(b))
 
 
 # --- exact powers of two -------------------------------------------------------------------------
@@ -256,8 +265,7 @@ def _away_few_bits(mode: RoundMode, d: torch.Tensor, r: torch.Tensor, n_bits: in
 
 def _away_exact(d: torch.Tensor, seed: int) -> torch.Tensor:
     """P(away) = d exactly: compare 0.w0 w1 w2 ... (32-bit words) with d, reading words lazily."""
-    idx = torch.arange(d.numel(), device=d.device, dtype=torch.int64)
-    w = words(seed, idx, 0).to(torch.float64)
+    w = _words_range(seed, d.numel(), 0, d.device).to(torch.float64)
     t = d * 4294967296.0
     hi = torch.floor(t)
     rem = t - hi
@@ -419,8 +427,7 @@ def _quantize_flat(
                 away = _away_exact(d, seed)
             else:
                 assert nb is not None and seed is not None
-                idx = torch.arange(xf.numel(), device=xf.device, dtype=torch.int64)
-                w = words(seed, idx, 0) >> (32 - nb)
+                w = _words_range(seed, xf.numel(), 0, xf.device) >> (32 - nb)
                 away = _away_few_bits(m, d, w, nb)
         else:
             away = _away_deterministic(m, n, d, qe, neg, g)
