@@ -76,8 +76,9 @@ def _jit(**kw: Any) -> Callable[[_F], _F]:
     return cast(Callable[[_F], _F], numba.njit(**kw))
 
 
-_scalar = _jit(cache=True, nogil=True)
-_kernel = _jit(parallel=True, nogil=True, cache=True)
+_Deco = Callable[[Callable[..., Any]], Callable[..., Any]]
+_scalar: _Deco = numba.njit(cache=True, nogil=True)
+_kernel: _Deco = numba.njit(parallel=True, nogil=True, cache=True)
 
 MODE_RNE, MODE_RNA, MODE_RTZ, MODE_RUP, MODE_RDN = 0, 1, 2, 3, 4
 MODE_SR, MODE_SRFF, MODE_SRF, MODE_SRC, MODE_SRO = 5, 6, 7, 8, 9
@@ -158,13 +159,13 @@ def _key(k0: Any, k1: Any, j: Any) -> Any:
 
 
 @_scalar
-def _odd(n: float) -> bool:
+def _odd(n: Any) -> Any:
     """n (a non-negative integer-valued float) is odd."""
     return n - 2.0 * np.floor(n * 0.5) == 1.0
 
 
 @_scalar
-def _rne_int(t: float) -> float:
+def _rne_int(t: Any) -> Any:
     fl = np.floor(t)
     fr = t - fl
     if fr > 0.5 or (fr == 0.5 and _odd(fl)):
@@ -173,7 +174,7 @@ def _rne_int(t: float) -> float:
 
 
 @_scalar
-def _rno_int(t: float) -> float:
+def _rno_int(t: Any) -> Any:
     fl = np.floor(t)
     fr = t - fl
     if fr > 0.5 or (fr == 0.5 and not _odd(fl)):
@@ -183,8 +184,8 @@ def _rno_int(t: float) -> float:
 
 @_scalar
 def _split(
-    a: float, mbits: int, emin: int, bias: int, flags: int
-) -> tuple[float, float, int, bool]:
+    a: Any, mbits: Any, emin: Any, bias: Any, flags: Any
+) -> Any:
     """|x| = (n + d) * 2^qe on the grid (a finite, >= 0): returns (n, d, qe, odd)."""
     _, ex = math.frexp(a)
     e = ex - 1
@@ -202,7 +203,7 @@ def _split(
 
 
 @_scalar
-def _away_det(mode: int, d: float, odd: bool, neg: bool) -> bool:
+def _away_det(mode: Any, d: Any, odd: Any, neg: Any) -> Any:
     if mode == MODE_RNE:
         return d > 0.5 or (d == 0.5 and odd)
     if mode == MODE_RNA:
@@ -215,7 +216,7 @@ def _away_det(mode: int, d: float, odd: bool, neg: bool) -> bool:
 
 
 @_scalar
-def _few_bit_t(mode: int, d: float, nb: int) -> float:
+def _few_bit_t(mode: Any, d: Any, nb: Any) -> Any:
     """Threshold T(d) (float64 integer): away iff T + r >= 2^nb (SRF: its half-bit form)."""
     scale = np.float64(np.int64(1) << np.int64(nb))
     t = d * scale
@@ -229,7 +230,7 @@ def _few_bit_t(mode: int, d: float, nb: int) -> float:
 
 
 @_scalar
-def _away_few(mode: int, d: float, r: Any, nb: int) -> bool:
+def _away_few(mode: Any, d: Any, r: Any, nb: Any) -> Any:
     scale = np.float64(np.int64(1) << np.int64(nb))
     rf = float(r)
     if mode == MODE_SRF:
@@ -238,7 +239,7 @@ def _away_few(mode: int, d: float, r: Any, nb: int) -> bool:
 
 
 @_scalar
-def _sr_exact_away(d: float, k0: Any, k1: Any, idx: Any) -> bool:
+def _sr_exact_away(d: Any, k0: Any, k1: Any, idx: Any) -> Any:
     """P(away) = d: compare the random fraction 0.w0 w1 w2 ... with d (reference loop)."""
     if not d > 0.0:
         return False
@@ -259,9 +260,9 @@ def _sr_exact_away(d: float, k0: Any, k1: Any, idx: Any) -> bool:
 
 @_scalar
 def _finish(
-    mag: float, neg: bool, xinf: bool, max_pos: float, max_neg: float, min_pos: float,
-    flags: int, mode: int, saturate: bool,
-) -> float:
+    mag: Any, neg: Any, xinf: Any, max_pos: Any, max_neg: Any, min_pos: Any,
+    flags: Any, mode: Any, saturate: Any,
+) -> Any:
     """Overflow, the no-zero floor, sign and zero sign (``neg`` already masked by signed)."""
     limit = max_neg if neg else max_pos
     if mag > limit or xinf:
@@ -288,10 +289,10 @@ def _finish(
 
 @_scalar
 def _round_core(
-    v: float, word0: Any, mbits: int, emin: int, bias: int, max_pos: float, max_neg: float,
-    min_pos: float, flags: int, mode: int, nb: int, saturate: bool,
-    exact: bool, k0: Any, k1: Any, idx: Any,
-) -> float:
+    v: Any, word0: Any, mbits: Any, emin: Any, bias: Any, max_pos: Any, max_neg: Any,
+    min_pos: Any, flags: Any, mode: Any, nb: Any, saturate: Any,
+    exact: Any, k0: Any, k1: Any, idx: Any,
+) -> Any:
     if v != v:
         return math.nan
     neg = math.copysign(1.0, v) < 0.0
@@ -326,9 +327,9 @@ def _round_core(
 
 @_scalar
 def round_one(
-    v: float, word0: Any, mbits: int, emin: int, bias: int, max_pos: float, max_neg: float,
-    min_pos: float, flags: int, mode: int, nb: int, saturate: bool,
-) -> float:
+    v: Any, word0: Any, mbits: Any, emin: Any, bias: Any, max_pos: Any, max_neg: Any,
+    min_pos: Any, flags: Any, mode: Any, nb: Any, saturate: Any,
+) -> Any:
     """Round one value (deterministic modes, or a stochastic mode with ``nb`` bits of ``word0``).
 
     See the module docstring for the arguments. Returns float64.
@@ -341,9 +342,9 @@ def round_one(
 
 @_scalar
 def round_one_sr(
-    v: float, idx: Any, k0: Any, k1: Any, mbits: int, emin: int, bias: int, max_pos: float,
-    max_neg: float, min_pos: float, flags: int, saturate: bool,
-) -> float:
+    v: Any, idx: Any, k0: Any, k1: Any, mbits: Any, emin: Any, bias: Any, max_pos: Any,
+    max_neg: Any, min_pos: Any, flags: Any, saturate: Any,
+) -> Any:
     """Round one value with exact SR from the counter RNG (seed halves ``k0, k1``, index ``idx``).
 
     See the module docstring for the arguments. Returns float64.
@@ -361,8 +362,8 @@ RSRC_NONE, RSRC_SEED, RSRC_BITS = 0, 1, 2
 
 @_kernel
 def _k_general(
-    x: Any, out: Any, srb: Any, mbits: int, emin: int, bias: int, max_pos: float, max_neg: float,
-    min_pos: float, flags: int, mode: int, nb: int, saturate: bool, rsrc: int,
+    x: Any, out: Any, srb: Any, mbits: Any, emin: Any, bias: Any, max_pos: Any, max_neg: Any,
+    min_pos: Any, flags: Any, mode: Any, nb: Any, saturate: Any, rsrc: Any,
     k0: Any, k1: Any, a0: Any, b0: Any,
 ) -> None:
     exact = rsrc == RSRC_SEED and mode == MODE_SR
@@ -395,7 +396,7 @@ def _k_general(
 
 
 @_scalar
-def _b(c: bool) -> Any:
+def _b(c: Any) -> Any:
     """bool -> uint32 0/1 (keeps the vectorised loops free of i8 booleans)."""
     return _U32(1) if c else _U32(0)
 
@@ -500,7 +501,7 @@ def _k32_det(
 @_kernel
 def _k32_few_seed(
     xu: Any, out: Any, t1: Any, c2: Any, mb23: Any, pb: Any, psub: Any, p1: Any,
-    signed: Any, has_nz: Any, cst: Any, fm: Any, nb: int, a0: Any, b0: Any,
+    signed: Any, has_nz: Any, cst: Any, fm: Any, nb: Any, a0: Any, b0: Any,
 ) -> None:
     lim_pos, lim_neg, ovff_pos, ovff_neg = cst[0], cst[1], cst[2], cst[3]
     ovfi_pos, ovfi_neg, bottom, p2sub = cst[4], cst[5], cst[6], cst[7]
@@ -522,7 +523,7 @@ def _k32_few_seed(
 @_kernel
 def _k32_few_bits(
     xu: Any, out: Any, srb: Any, t1: Any, c2: Any, mb23: Any, pb: Any, psub: Any, p1: Any,
-    signed: Any, has_nz: Any, cst: Any, fm: Any, nb: int,
+    signed: Any, has_nz: Any, cst: Any, fm: Any, nb: Any,
 ) -> None:
     lim_pos, lim_neg, ovff_pos, ovff_neg = cst[0], cst[1], cst[2], cst[3]
     ovfi_pos, ovfi_neg, bottom, p2sub = cst[4], cst[5], cst[6], cst[7]
@@ -544,10 +545,10 @@ _CHUNK = 4096
 
 @_kernel
 def _k32_sr(
-    xu: Any, xf: Any, out: Any, t1: Any, c2: Any, mb23: Any, pb: Any, psub: Any, p1: bool,
-    signed: bool, has_nz: bool, cst: Any, a0: Any, b0: Any, k0: Any, k1: Any, mbits: int,
-    emin: int, bias: int, max_pos: float, max_neg: float, min_pos: float, flags: int,
-    saturate: bool,
+    xu: Any, xf: Any, out: Any, t1: Any, c2: Any, mb23: Any, pb: Any, psub: Any, p1: Any,
+    signed: Any, has_nz: Any, cst: Any, a0: Any, b0: Any, k0: Any, k1: Any, mbits: Any,
+    emin: Any, bias: Any, max_pos: Any, max_neg: Any, min_pos: Any, flags: Any,
+    saturate: Any,
 ) -> None:
     lim_pos, lim_neg, ovff_pos, ovff_neg = cst[0], cst[1], cst[2], cst[3]
     ovfi_pos, ovfi_neg, bottom, p2sub = cst[4], cst[5], cst[6], cst[7]
@@ -592,8 +593,8 @@ _P2 = np.ldexp(1.0, np.arange(-1074, 1024)).astype(np.float64)  # 2^k for every 
 
 @_scalar
 def _split_tab(
-    a: float, abits: Any, mbits: int, emin: int, bias: int, flags: int, p2: Any
-) -> tuple[float, float, int, bool]:
+    a: Any, abits: Any, mbits: Any, emin: Any, bias: Any, flags: Any, p2: Any
+) -> Any:
     """:func:`_split` with the exponent from the bit image and powers of two from a table."""
     ef = np.int64(abits >> _U64(52))
     if ef == 0:
@@ -614,9 +615,9 @@ def _split_tab(
 
 @_kernel
 def _k_distribution(
-    x: Any, xb: Any, lo: Any, hi: Any, ph: Any, mbits: int, emin: int, bias: int,
-    max_pos: float, max_neg: float, min_pos: float, flags: int, mode: int, nb: int,
-    input_bits: int, saturate: bool, p2: Any,
+    x: Any, xb: Any, lo: Any, hi: Any, ph: Any, mbits: Any, emin: Any, bias: Any,
+    max_pos: Any, max_neg: Any, min_pos: Any, flags: Any, mode: Any, nb: Any,
+    input_bits: Any, saturate: Any, p2: Any,
 ) -> None:
     signed = (flags & F_SIGNED) != 0
     scale_in = p2[max(input_bits, 0) + _P2_OFF]

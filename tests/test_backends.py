@@ -9,6 +9,9 @@ random float32 bit patterns (NaN, inf, subnormals). NaN compares equal to NaN (a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -52,21 +55,27 @@ def edge_values(fmt_name: str, dtype: type) -> np.ndarray:
         pos[0] / 2, pos[0] / 4, pos[0] * 0.75, pos[0] / 3, 1e-300 if dtype == np.float64 else 1e-44,
         0.0, -0.0, np.inf, -np.inf, np.nan,
     ]
-    base = np.concatenate([g, mids, np.array(extra)]).astype(dtype)
+    base: np.ndarray = np.concatenate([g, mids, np.array(extra)]).astype(dtype)
     up = np.nextafter(base, np.array(np.inf, dtype=dtype))
     dn = np.nextafter(base, np.array(-np.inf, dtype=dtype))
     x = np.concatenate([base, up, dn, -base, -up, -dn])
     return x.astype(dtype)
 
 
-def mode_configs(n: int, rng: np.random.Generator, rbits_list: tuple[int, ...] = (1, 3, 8, 32)):
+Config = tuple[str, dict[str, Any]]
+
+
+def mode_configs(
+    n: int, rng: np.random.Generator, rbits_list: tuple[int, ...] = (1, 3, 8, 32)
+) -> Iterator[tuple[str, list[Config]]]:
     yield "det", [(m, {}) for m in DET_MODES]
-    yield "sr", [
+    sr: list[Config] = [
         ("sr", {"seed": 12345}),
         ("sr", {"seed": (1 << 63) - 1}),
         ("sr", {"rbits": 5, "srbits": rng.integers(0, 32, n)}),
     ]
-    few = []
+    yield "sr", sr
+    few: list[Config] = []
     for nb in rbits_list:
         for m in ("srff", "srf", "src", "sro"):
             few.append((m, {"rbits": nb, "seed": 7 + nb}))
@@ -235,7 +244,7 @@ def test_round_distribution_float32_and_shapes() -> None:
 
 
 @nbk._jit()
-def _apply_round_one(x, words0, args, mode, nb, saturate):
+def _apply_round_one(x: Any, words0: Any, args: Any, mode: Any, nb: Any, saturate: Any) -> Any:
     out = np.empty(x.size)
     for i in range(x.size):
         out[i] = nbk.round_one(
@@ -246,7 +255,7 @@ def _apply_round_one(x, words0, args, mode, nb, saturate):
 
 
 @nbk._jit()
-def _apply_round_one_sr(x, k0, k1, args, saturate):
+def _apply_round_one_sr(x: Any, k0: Any, k1: Any, args: Any, saturate: Any) -> Any:
     out = np.empty(x.size)
     for i in range(x.size):
         out[i] = nbk.round_one_sr(
@@ -286,7 +295,8 @@ def test_round_one_building_block(fmt: str) -> None:
 
 def test_layouts_and_dtypes() -> None:
     x = np.random.default_rng(6).standard_normal((40, 50)).astype(np.float32)
-    for arr in (x, x[::2, ::3], x.T, np.float32(1.3), np.float64(-2.7), x[:0]):
+    cases: list[Any] = [x, x[::2, ::3], x.T, np.float32(1.3), np.float64(-2.7), x[:0]]
+    for arr in cases:
         a = np.asarray(arr)
         got = lb.quantize(arr, "float8_e4m3fn", "src", rbits=3, seed=1, backend="numba")
         ref = quantize_reference(arr, "float8_e4m3fn", "src", rbits=3, seed=1)
@@ -309,7 +319,7 @@ def test_layouts_and_dtypes() -> None:
     {"mode": "srff", "rbits": 2, "srbits": np.zeros(3)},
     {"mode": "srff", "rbits": 2, "srbits": np.zeros(5, np.int64)},
 ])
-def test_validation_matches_reference(kw: dict) -> None:
+def test_validation_matches_reference(kw: dict[str, Any]) -> None:
     x = np.ones(4, np.float32)
     with pytest.raises(ValueError) as ref_err:
         quantize_reference(x, "e4m3", **kw)
