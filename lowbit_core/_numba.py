@@ -168,18 +168,16 @@ def _odd(n: Any) -> Any:
 def _rne_int(t: Any) -> Any:
     fl = np.floor(t)
     fr = t - fl
-    if fr > 0.5 or (fr == 0.5 and _odd(fl)):
-        return fl + 1.0
-    return fl
+    up = (fr > 0.5) | ((fr == 0.5) & _odd(fl))  # bitwise: no unpredictable branch
+    return fl + (1.0 if up else 0.0)
 
 
 @_scalar
 def _rno_int(t: Any) -> Any:
     fl = np.floor(t)
     fr = t - fl
-    if fr > 0.5 or (fr == 0.5 and not _odd(fl)):
-        return fl + 1.0
-    return fl
+    up = (fr > 0.5) | ((fr == 0.5) & (not _odd(fl)))
+    return fl + (1.0 if up else 0.0)
 
 
 @_scalar
@@ -196,7 +194,7 @@ def _split(
     n = np.floor(s)
     d = s - n
     if (flags & F_P1) != 0:
-        odd = n != 0.0 and ((qe + bias) & 1) == 1
+        odd = (n != 0.0) & (((qe + bias) & 1) == 1)
     else:
         odd = _odd(n)
     return n, d, qe, odd
@@ -205,13 +203,13 @@ def _split(
 @_scalar
 def _away_det(mode: Any, d: Any, odd: Any, neg: Any) -> Any:
     if mode == MODE_RNE:
-        return d > 0.5 or (d == 0.5 and odd)
+        return (d > 0.5) | ((d == 0.5) & odd)
     if mode == MODE_RNA:
         return d >= 0.5
     if mode == MODE_RUP:
-        return d > 0.0 and not neg
+        return (d > 0.0) & (not neg)
     if mode == MODE_RDN:
-        return d > 0.0 and neg
+        return (d > 0.0) & neg
     return False
 
 
@@ -265,7 +263,7 @@ def _finish(
 ) -> Any:
     """Overflow, the no-zero floor, sign and zero sign (``neg`` already masked by signed)."""
     limit = max_neg if neg else max_pos
-    if mag > limit or xinf:
+    if (mag > limit) | xinf:
         if saturate:
             mag = limit
         else:
@@ -279,11 +277,11 @@ def _finish(
             else:
                 ov = limit
             mag = limit if keep else ov
-    if min_pos > 0.0 and mag < min_pos:
+    if (min_pos > 0.0) & (mag < min_pos):
         mag = min_pos
     out = -mag if neg else mag
     if out == 0.0:
-        out = -0.0 if (neg and (flags & F_HAS_NEG_ZERO) != 0) else 0.0
+        out = -0.0 if (neg & ((flags & F_HAS_NEG_ZERO) != 0)) else 0.0
     return out
 
 
@@ -301,10 +299,10 @@ def _round_core(
     if xinf:
         a = 0.0
     signed = (flags & F_SIGNED) != 0
-    neg_uns = neg and a > 0.0 and not signed
+    neg_uns = neg & (a > 0.0) & (not signed)  # bitwise: no branch on the sign
     if neg_uns:
         a = 0.0
-    xinf_eff = xinf and not (neg and not signed)
+    xinf_eff = xinf & (not (neg & (not signed)))
     n, d, qe, odd = _split(a, mbits, emin, bias, flags)
     if mode <= MODE_RDN:
         away = _away_det(mode, d, odd, neg)
@@ -314,13 +312,13 @@ def _round_core(
         r = _U32(word0) >> _U32(32 - nb)
         away = _away_few(mode, d, r, nb)
     mag = math.ldexp(n + (1.0 if away else 0.0), qe)
-    out = _finish(mag, neg and signed, xinf_eff, max_pos, max_neg, min_pos, flags, mode, saturate)
-    if not signed and (neg_uns or (neg and xinf)):
+    out = _finish(mag, neg & signed, xinf_eff, max_pos, max_neg, min_pos, flags, mode, saturate)
+    if (not signed) & (neg_uns | (neg & xinf)):
         if not saturate and (flags & F_HAS_NAN) != 0:
             out = math.nan
         else:
             out = min_pos if min_pos > 0.0 else 0.0
-    if min_pos > 0.0 and not saturate and a == 0.0 and not xinf and not neg_uns:
+    if (min_pos > 0.0) & (not saturate) & (a == 0.0) & (not xinf) & (not neg_uns):
         out = math.nan
     return out
 
@@ -595,11 +593,15 @@ _P2 = np.ldexp(1.0, np.arange(-1074, 1024)).astype(np.float64)  # 2^k for every 
 def _split_tab(
     a: Any, abits: Any, mbits: Any, emin: Any, bias: Any, flags: Any, p2: Any
 ) -> Any:
-    """:func:`_split` with the exponent from the bit image and powers of two from a table."""
+    """:func:`_split` with the exponent from the bit image and powers of two from a table.
+
+    Needs ``emin - mbits >= -1023`` (checked by the caller): then the exact exponent of a float64
+    subnormal never matters, only whether it is below ``emin`` (>= -1023).
+    """
     ef = np.int64(abits >> _U64(52))
-    if ef == 0:
-        return _split(a, mbits, emin, bias, flags)
     e = ef - 1023
+    if ef == 0:
+        e = -1023 if a >= 1.1125369292536007e-308 else -1024  # 2^-1023
     qe = max(e, emin) - mbits
     if (flags & F_FLUSH) != 0 and e < emin:
         qe = emin
@@ -607,7 +609,7 @@ def _split_tab(
     n = np.floor(s)
     d = s - n
     if (flags & F_P1) != 0:
-        odd = n != 0.0 and ((qe + bias) & 1) == 1
+        odd = (n != 0.0) & (((qe + bias) & 1) == 1)
     else:
         odd = _odd(n)
     return n, d, qe, odd
@@ -661,17 +663,16 @@ def _k_distribution(
             (n + (1.0 if d > 0.0 else 0.0)) * ulp, neg, xinf, max_pos, max_neg, min_pos,
             flags, mode, saturate,
         )
-        if neg:
-            vlo, vhi, p = aw, tz, 1.0 - p_away
-        else:
-            vlo, vhi, p = tz, aw, p_away
+        vlo = aw if neg else tz  # selects, not a branch on the (random) sign
+        vhi = tz if neg else aw
+        p = (1.0 - p_away) if neg else p_away
         if not signed:
             negu = sgn and abs(v) > 0.0
             if negu:  # negative into unsigned: the bottom, as quantize gives
                 vlo = vhi = bottom
             elif min_pos > 0.0 and not saturate and v == 0.0:  # zero without a zero code
                 vlo = vhi = math.nan
-        if d == 0.0 or vlo == vhi or (vlo != vlo and vhi != vhi):
+        if (d == 0.0) | (vlo == vhi) | ((vlo != vlo) & (vhi != vhi)):
             p = 0.0
         lo[i] = vlo
         hi[i] = vhi
