@@ -198,6 +198,8 @@ def _k_fast(
     t1 and max bits of the element / scale grid; ``ef``/``sf`` (float32[2]): magic, sub_mul;
     ``ep[5]``/``sp[5]``: code base. ``skind``: how the block scale is computed (SK_*)."""
     nc = np.int64(ncols)
+    # unsigned flat indices: numba then skips the negative-index wraparound, and LLVM
+    # vectorizes the element loops (1.6x measured)
     nbr, nbc = xu.size // nc // bh, nc // bw
     big = _F32(3.4028234663852886e38)
     e_sh, e_half, e_low, e_t1, e_max = ep[0], ep[1], ep[2], ep[3], ep[4]
@@ -211,15 +213,15 @@ def _k_fast(
             # 1. amax on the magnitude bits (integer max: NaN/inf show up as >= 0x7F800000)
             mb = _U32(0)
             for i in range(bh):
-                row = (r0 + i) * nc + c0
-                for j in range(bw):
+                row = np.uint64((r0 + i) * nc + c0)
+                for j in range(np.uint64(bw)):
                     mb = max(mb, _U32(xu[row + j] & _U32(0x7FFFFFFF)))
             if mb >= _U32(0x7F800000):  # NaN or inf in the block
                 scales[rb, cb] = math.nan
                 scodes[rb, cb] = s_nan_code
                 for i in range(bh):
-                    row = (r0 + i) * nc + c0
-                    for j in range(bw):
+                    row = np.uint64((r0 + i) * nc + c0)
+                    for j in range(np.uint64(bw)):
                         vals[row + j] = math.nan
                         codes[row + j] = nan_code
                 continue
@@ -259,9 +261,9 @@ def _k_fast(
             enc = _enc(s_w, s_dec, big, _F32(1), _F32(0))
             # 3. elements: scale, RNE with saturation, code, dequantize
             for i in range(bh):
-                row = (r0 + i) * nc + c0
+                row = np.uint64((r0 + i) * nc + c0)
                 if use_ts:
-                    for j in range(bw):
+                    for j in range(np.uint64(bw)):
                         u = _F32(_U32(xu[row + j]).view(np.float32) * enc).view(np.uint32)
                         neg = _U32(u >> _U32(31))
                         r = _rne_bits(
@@ -272,7 +274,7 @@ def _k_fast(
                         c = _code_bits(r, e_sh, e_t1, e_cb, e_sub)
                         codes[row + j] = c | np.int32(neg << sgn_sh)
                 else:  # the same loop without the division by s_enc = 1
-                    for j in range(bw):
+                    for j in range(np.uint64(bw)):
                         u = _F32(_U32(xu[row + j]).view(np.float32) * enc).view(np.uint32)
                         neg = _U32(u >> _U32(31))
                         r = _rne_bits(
