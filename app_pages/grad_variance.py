@@ -68,7 +68,8 @@ with st.sidebar:
     st.number_input("Seed", *_irange("seed"), step=1, key=K + "seed")
 for msg in bad:
     st.error(f"Could not use that: {msg}")
-st.markdown(f"Format **{p.fmt}** · model **{MODEL_LABELS[p.model]}** · quantized: "
+st.markdown(f"Format **E{p.ebits}M{p.mbits}** (IEEE-like, bias 2^(E−1)−1) · model "
+            f"**{MODEL_LABELS[p.model]}** · quantized: "
             f"**{', '.join(t.upper() for t in p.targets) or 'nothing'}**")
 
 heavy = cgv.is_heavy(p)
@@ -120,7 +121,7 @@ c2.slider("Mantissa bits 0 … k", *_irange("xr_bits"), key=K + "xr_bits")
 if ready("exchange"):
     with common.expected_errors():
         xr = cgv.exchange(*cgv.exchange_args(p), _show=heavy["exchange"])
-        common.chart(fgv.exchange(xr), xr, "grad_variance_exchange")
+        common.chart(fgv.exchange(xr, p.batch_sizes[-1]), xr, "grad_variance_exchange")
         st.caption(
             f"Batch size at which the error E‖ĝ − g‖² with k mantissa bits falls to the full-"
             f"precision value at B = {p.ref} (interpolated on the measured curve; gaps: not "

@@ -65,7 +65,7 @@ def test_default_page_renders() -> None:
     assert charts[0]["layout"]["yaxis"]["type"] == "log"
     names = [t["name"] for t in charts[0]["data"]]
     assert "model Δ²/(6B), sr" in names
-    assert _url(at, "mbits") == ["2"] and _url(at, "v") == ["1"]
+    assert _url(at, "mbits") == ["1"] and _url(at, "v") == ["1"]
 
 
 def test_url_sets_widgets_and_chart_equals_core() -> None:

@@ -195,6 +195,7 @@ def test_exchange_rate_needs_more_batch_for_fewer_bits() -> None:
     p = gv.GradVarianceParams(modes=("sr",), targets=("a", "g"),
                               batch_sizes=tuple(2**k for k in range(0, 9)), repeats=64, seed=17)
     xr = gv.exchange_rate(p, mbits=(0, 2, 6), ref_batch=4)
+    assert xr["fmt"].tolist() == ["e5m0ieee", "e5m2ieee", "e5m6ieee"]
     need = xr.set_index("mbits")["batch_needed"]
     assert need[6] == pytest.approx(4, rel=0.5)  # 6 bits ≈ full precision
     assert need[0] > need[2] > 4 * 0.9  # fewer bits, more batch
@@ -205,7 +206,8 @@ def test_exchange_rate_needs_more_batch_for_fewer_bits() -> None:
 @pytest.mark.parametrize(
     ("kw", "word"),
     [({"model": "cnn"}, "cnn"), ({"targets": ("x",)}, "'x'"), ({"modes": ("zz",)}, "zz"),
-     ({"batch_sizes": (0,)}, "batch_sizes"), ({"fmt": "e9q"}, "e9q"), ({"repeats": 1}, "repeats")],
+     ({"batch_sizes": (0,)}, "batch_sizes"), ({"fmt": "e9q"}, "e9q"), ({"repeats": 1}, "repeats"),
+     ({"fmt": "e5m3"}, "unsigned")],  # "e5m3" is the catalogue alias of the scale format ue5m3
 )
 def test_bad_params_raise_naming_the_value(kw: dict[str, Any], word: str) -> None:
     with pytest.raises(ValueError, match=word):

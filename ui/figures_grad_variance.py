@@ -80,8 +80,12 @@ def split(df: pd.DataFrame, mode: str) -> go.Figure:
     return fig
 
 
-def exchange(df: pd.DataFrame) -> go.Figure:
-    """Batch size needed at k mantissa bits to match the fp32 error at the reference batch."""
+def exchange(df: pd.DataFrame, b_max: int) -> go.Figure:
+    """Batch size needed at k mantissa bits to match the fp32 error at the reference batch.
+
+    The y axis stops at 4·``b_max`` (the largest swept batch): model values beyond it, or
+    infinite ones (a floor above the target), are off the chart, as are unmeasured points.
+    """
     fig = go.Figure()
     for mode, d in df.groupby("mode", sort=False):
         c = COLORS.get(str(mode), None)
@@ -102,7 +106,8 @@ def exchange(df: pd.DataFrame) -> go.Figure:
         margin={"l": 60, "r": 20, "t": 50, "b": 50}, legend={"orientation": "h", "y": -0.2},
     )
     fig.update_xaxes(title="mantissa bits k (format eXmk)", dtick=1)
-    fig.update_yaxes(type="log", title="batch size needed (log scale)", dtick=np.log10(2) * 2)
+    fig.update_yaxes(type="log", title="batch size needed (log scale)", dtick=np.log10(2) * 2,
+                     range=[np.log10(0.7), np.log10(4 * b_max)])
     return fig
 
 

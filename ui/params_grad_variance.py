@@ -44,7 +44,7 @@ class GradVarianceParams:
 
     model: str = field(default="linear", metadata=choice(tuple(MODEL_LABELS)))
     ebits: int = field(default=5, metadata=irange(2, 8))  #: exponent bits of the eXmY format
-    mbits: int = field(default=2, metadata=irange(0, 10))  #: mantissa bits: the "bits" slider
+    mbits: int = field(default=1, metadata=irange(0, 10))  #: mantissa bits: the "bits" slider
     modes: tuple[str, ...] = field(default=("rne", "sr", "srff"), metadata=multi(MODES, 1))
     rbits: int = field(default=4, metadata=irange(1, 16))  #: random bits of the few-bit SR modes
     targets: tuple[str, ...] = field(default=("w", "a", "g"), metadata=multi(("w", "a", "g")))
@@ -68,7 +68,7 @@ class GradVarianceParams:
 
     @property
     def fmt(self) -> str:
-        return f"e{self.ebits}m{self.mbits}"
+        return f"e{self.ebits}m{self.mbits}ieee"  # bare "e5m3" would be the unsigned ue5m3
 
     @property
     def batch_sizes(self) -> tuple[int, ...]:

@@ -111,7 +111,9 @@ class _QuantConfig:
     """Shared quantization fields of both experiments (validated in ``__post_init__``)."""
 
     model: str = Model.LINEAR.value  #: a :class:`Model` value
-    fmt: str = "e5m2"  #: format of every quantized target unless overridden ("e5mK": K bits)
+    #: format of every quantized target unless overridden; "eXmYieee" is the generic IEEE-like
+    #: float (bare "eXmY" may be a catalogue alias: "e5m3" is the unsigned scale format ue5m3)
+    fmt: str = "e5m2"
     modes: tuple[str, ...] = ("rne", "sr", "srff")  #: rounding modes compared ("fp32" always added)
     rbits: int = 4  #: random bits of the few-bit SR modes (srff, srf, src, sro)
     targets: tuple[str, ...] = ("w", "a", "g")  #: which of W/A/G are quantized
@@ -128,8 +130,8 @@ class _QuantConfig:
         if self.model not in tuple(Model):
             raise ValueError(f"model={self.model!r} is not one of {', '.join(Model)}")
         for f in (self.fmt, self.fmt_w, self.fmt_a, self.fmt_g):
-            if f:
-                get_format(f)
+            if f and not get_format(f).signed:
+                raise ValueError(f"format {f!r} is unsigned: gradients and weights need a sign")
         modes = tuple(_check_mode_or_fp32(m) for m in self.modes)
         if not modes:
             raise ValueError("modes is empty: compare at least one rounding mode")
@@ -585,15 +587,17 @@ def exchange_rate(
 ) -> pd.DataFrame:
     """The batch size needed at k mantissa bits to match the fp32 error at ``ref_batch``.
 
-    One sweep with every ``(mode, e{ebits}m{k})`` pair (sharing the fp32 pass); finds, by log-log
-    interpolation of the measured ``mse`` = total_var + bias2 over ``p.batch_sizes``, the B where
-    it falls to the fp32 value at ``ref_batch`` (NaN when the measured range never gets there).
-    ``model_batch`` is the lab's model, B_ref·(S + Q)/S (∞ when the weight floor alone exceeds the
-    target), for the stochastic modes.
+    One sweep with every ``(mode, e{ebits}m{k}ieee)`` pair (sharing the fp32 pass and the samples).
+    The measured error ``mse`` = total_var + bias2 of each curve is fitted by least squares (in
+    relative error) as C/B + F over ``p.batch_sizes`` (F ≥ 0: what no batch removes); the target
+    is the fp32 fit at ``ref_batch``, and ``batch_needed`` = C/(target − F), ∞ when F ≥ target.
+    ``model_batch`` is the lab's model, (S + Q)/(target − floor) with S the sampling constant, Q
+    the Δ²/6 sum and floor the measured weight floor (∞ when it exceeds the target), for the
+    stochastic modes.
 
     Returns:
-        DataFrame with columns ``mode, mbits, fmt, ref_batch, target_mse, batch_needed,
-        model_batch``.
+        DataFrame with columns ``mode, mbits, fmt, ref_batch, target_mse, fit_c, fit_floor,
+        batch_needed, model_batch``.
 
     Raises:
         ValueError: ref_batch not among p.batch_sizes; bad ebits/mbits.
@@ -601,39 +605,39 @@ def exchange_rate(
     if ref_batch not in p.batch_sizes:
         raise ValueError(f"ref_batch={ref_batch!r} is not one of the batch sizes {p.batch_sizes}")
     ks = [int(k) for k in mbits]
-    fmts = {f"e{ebits}m{k}": k for k in ks}
-    for f in fmts:
-        get_format(f)
-    variants = [_Variant(m, f) for f in fmts for m in p.modes if m != FP32]
+    fmts = {f"e{ebits}m{k}ieee": k for k in ks}  # "ieee": "e5m3" alone is an alias of ue5m3
+    for name in fmts:
+        get_format(name)
+    variants = [_Variant(m, name) for name in fmts for m in p.modes if m != FP32]
     df = _sweep(p, variants, progress)  # one fp32 pass shared by every bit count
-    ref = df[(df["mode"] == FP32) & (df["batch"] == ref_batch)]
-    target = float(ref["mse"].iloc[0])
-    s_const = float(ref["sampling_var"].iloc[0]) * ref_batch
+    fp = df[df["mode"] == FP32]
+    c0, f0 = _fit_inverse(fp["batch"].to_numpy(np.float64), fp["mse"].to_numpy(np.float64))
+    target = c0 / ref_batch + f0
+    s_const = float(np.mean(fp["sampling_var"] * fp["batch"]))
     rows = []
     for (fk, mk), d in df[df["mode"] != FP32].groupby(["fmt", "mode"], sort=False):
         b = d["batch"].to_numpy(np.float64)
-        need = _crossing(b, d["mse"].to_numpy(np.float64), target)
+        c, fl = _fit_inverse(b, d["mse"].to_numpy(np.float64))
+        need = c / (target - fl) if target > fl else np.inf
         model_b = np.nan
         if not np.isnan(d["model_var"].iloc[0]):
             q_const = float(d["model_quant_var"].iloc[0] * b[0])
             floor = float(d["floor_var"].iloc[0] + max(d["floor_bias2"].iloc[0], 0.0))
             model_b = (s_const + q_const) / (target - floor) if target > floor else np.inf
         rows.append({"mode": mk, "mbits": fmts[str(fk)], "fmt": fk, "ref_batch": ref_batch,
-                     "target_mse": target, "batch_needed": need, "model_batch": model_b})
+                     "target_mse": target, "fit_c": c, "fit_floor": fl, "batch_needed": need,
+                     "model_batch": model_b})
     return pd.DataFrame(rows)
 
 
-def _crossing(b: np.ndarray, e: np.ndarray, target: float) -> float:
-    """Smallest B (log-log interpolation) where the measured curve e(B) falls to ``target``."""
-    below = np.flatnonzero(e <= target)
-    if below.size == 0:
-        return float("nan")
-    j = int(below[0])
-    if j == 0:
-        return float(b[0])
-    lb, le = np.log(b[j - 1 : j + 1]), np.log(np.maximum(e[j - 1 : j + 1], 1e-300))
-    t = (math.log(target) - le[0]) / (le[1] - le[0])
-    return float(math.exp(lb[0] + t * (lb[1] - lb[0])))
+def _fit_inverse(b: np.ndarray, e: np.ndarray) -> tuple[float, float]:
+    """Least-squares fit e(B) ≈ C/B + F in relative error (weights 1/e), F ≥ 0."""
+    w = 1.0 / np.maximum(e, 1e-300)
+    a = np.stack([w / b, w], axis=1)
+    (c, f), *_ = np.linalg.lstsq(a, np.ones_like(e), rcond=None)
+    if f < 0:  # no floor: refit C alone
+        c, f = float(np.sum(w / b) / np.sum((w / b) ** 2)), 0.0
+    return float(c), float(f)
 
 
 # --- check 17, part 1 -----------------------------------------------------------------------------
