@@ -148,7 +148,7 @@ def _k_amax_finite32(xu: Any, nchunk: Any) -> Any:
     part = np.zeros(nchunk, dtype=np.uint32)
     for c in prange(nchunk):
         m = _U32(0)
-        for i in range(c * step, min(n, (c + 1) * step)):
+        for i in range(np.uint64(c * step), np.uint64(min(n, (c + 1) * step))):
             a = _U32(xu[i] & _U32(0x7FFFFFFF))
             m = max(m, a if a < _U32(0x7F800000) else _U32(0))
         part[c] = m
