@@ -124,10 +124,10 @@ if ready("exchange"):
         common.chart(fgv.exchange(xr, p.batch_sizes[-1]), xr, "grad_variance_exchange")
         st.caption(
             f"Batch size at which the error E‖ĝ − g‖² with k mantissa bits falls to the full-"
-            f"precision value at B = {p.ref} (interpolated on the measured curve; gaps: not "
-            "reached in the swept range). Dashed: the model B_ref·(σ² + ΣΔ²/6)/σ². One bit fewer "
-            "quadruples the rounding term, so at most 4× batch per bit; less when sampling noise "
-            "dominates."
+            f"precision value at B = {p.ref}, from a fit C/B + F to each measured curve (F: what "
+            "no batch removes; a point off the top never gets there). Dashed: the model "
+            "(σ² + ΣΔ²/6)/(target − weight floor). One bit fewer quadruples the rounding term, "
+            "so at most 4× batch per bit; less when sampling noise dominates."
         )
 
 st.header("4 · Bias: what batch size cannot fix", divider="gray")

@@ -91,10 +91,12 @@ class GradVarianceParams:
         """The sweep behind the exchange-rate chart: stochastic modes only (RNE's bias never
         averages away, so it has no finite exchange rate)."""
         modes = tuple(m for m in self.modes if m != "rne") or ("sr",)
+        # fmt is replaced per bit count by exchange_rate; a constant keeps the cache key
+        # independent of the mantissa-bits slider
         return gv.GradVarianceParams(
-            model=self.model, fmt=self.fmt, modes=modes, rbits=self.rbits, targets=self.targets,
-            scaling=self.scaling, batch_sizes=self.batch_sizes, repeats=self.repeats,
-            seed=self.seed,
+            model=self.model, fmt=f"e{self.ebits}m0ieee", modes=modes, rbits=self.rbits,
+            targets=self.targets, scaling=self.scaling, batch_sizes=self.batch_sizes,
+            repeats=self.repeats, seed=self.seed,
         )
 
     def sgd(self) -> gv.SGDParams:
