@@ -120,7 +120,12 @@ c1.select_slider("Reference batch (full precision)", options=range(12), format_f
 c2.slider("Mantissa bits 0 … k", *_irange("xr_bits"), key=K + "xr_bits")
 if ready("exchange"):
     with common.expected_errors():
-        xr = cgv.exchange(*cgv.exchange_args(p), _show=heavy["exchange"])
+        sweep = cgv.bits(*cgv.bits_args(p), _show=heavy["exchange"])
+        xmode = "sr" if "sr" in set(sweep["mode"]) else str(sweep["mode"].iloc[-1])
+        common.chart(fgv.variance_by_bits(sweep, xmode), sweep, "grad_variance_bits")
+        st.caption("The same sweep for every mantissa-bit count (same batches for all): each bit "
+                   "fewer doubles the spacing Δ and quadruples the rounding term Δ²/(6B).")
+        xr = cgv.exchange(sweep, p.ref)
         common.chart(fgv.exchange(xr, p.batch_sizes[-1]), xr, "grad_variance_exchange")
         st.caption(
             f"Batch size at which the error E‖ĝ − g‖² with k mantissa bits falls to the full-"

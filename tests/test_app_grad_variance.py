@@ -60,7 +60,7 @@ def test_default_page_renders() -> None:
     assert not at.exception
     assert not at.error
     charts = _charts(at)
-    assert len(charts) == 5
+    assert len(charts) == 6
     assert charts[0]["layout"]["xaxis"]["type"] == "log"
     assert charts[0]["layout"]["yaxis"]["type"] == "log"
     names = [t["name"] for t in charts[0]["data"]]
@@ -88,7 +88,15 @@ def test_url_sets_widgets_and_chart_equals_core() -> None:
     np.testing.assert_allclose(_arr(model["y"]), df[df["mode"] == "sr"]["model_var"], rtol=1e-12)
     tr = gv.sgd_curves(p.sgd())
     mean = tr[tr["mode"] == "sr"].groupby("step")["loss"].mean().to_numpy()
-    np.testing.assert_allclose(_arr(_trace(_charts(at)[4], "SR (exact)")["y"]), mean, rtol=1e-12)
+    np.testing.assert_allclose(_arr(_trace(_charts(at)[5], "SR (exact)")["y"]), mean, rtol=1e-12)
+    # the per-bit chart and the exchange rate come from one bits_sweep
+    sweep = gv.bits_sweep(p.exchange(), range(p.xr_bits + 1), p.ebits)
+    one = sweep[(sweep["mode"] == "sr") & (sweep["mbits"] == 1)]
+    np.testing.assert_allclose(_arr(_trace(_charts(at)[2], "1 mantissa bits")["y"]),
+                               one["total_var"], rtol=1e-12)
+    xr = gv.exchange_from_sweep(sweep, p.ref)
+    np.testing.assert_allclose(_arr(_trace(_charts(at)[3], "SR (exact)")["y"]),
+                               xr[xr["mode"] == "sr"]["batch_needed"], rtol=1e-12)
 
 
 def test_widget_change_writes_url() -> None:
@@ -116,8 +124,8 @@ def test_heavy_settings_wait_for_run() -> None:
     heavy = GradVarianceParams(b_max=5, repeats=8, xr_bits=2, steps=200, train_seeds=2)
     at = _page(to_query(heavy))
     assert not at.exception
-    assert len(_charts(at)) == 4  # training waits
+    assert len(_charts(at)) == 5  # training waits
     assert any("Press Run" in i.value for i in at.info)
     at.button(key=K + "_run").click().run()
     assert not at.exception
-    assert len(_charts(at)) == 5
+    assert len(_charts(at)) == 6

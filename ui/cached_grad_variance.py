@@ -21,7 +21,7 @@ from ui.cached import heavy_slot
 from ui.params_grad_variance import GradVarianceParams
 
 __all__ = [
-    "DEFAULT_COST", "cost", "exchange", "exchange_args", "is_heavy", "training", "variance",
+    "DEFAULT_COST", "bits", "bits_args", "cost", "exchange", "is_heavy", "training", "variance",
 ]
 
 _HASH: dict[str | type[Any], Callable[[Any], Any]] = {
@@ -51,12 +51,16 @@ def variance(p: gv.GradVarianceParams, _show: bool = False) -> pd.DataFrame:
 
 
 @st.cache_data(max_entries=24, show_spinner=False, hash_funcs=_HASH)
-def exchange(
-    p: gv.GradVarianceParams, mbits: tuple[int, ...], ref: int, ebits: int, _show: bool = False
+def bits(
+    p: gv.GradVarianceParams, mbits: tuple[int, ...], ebits: int, _show: bool = False
 ) -> pd.DataFrame:
-    """:func:`lowbit_core.experiments.grad_variance.exchange_rate`, cached."""
-    return _run(_show, "Exchange rate: one sweep per bit count…",
-                lambda cb: gv.exchange_rate(p, mbits, ref, ebits, cb))
+    """:func:`lowbit_core.experiments.grad_variance.bits_sweep`, cached."""
+    return _run(_show, "Sweeping every bit count…", lambda cb: gv.bits_sweep(p, mbits, ebits, cb))
+
+
+def exchange(sweep: pd.DataFrame, ref: int) -> pd.DataFrame:
+    """The exchange rate from a :func:`bits` table (a few small fits: not worth caching)."""
+    return gv.exchange_from_sweep(sweep, ref)
 
 
 @st.cache_data(max_entries=24, show_spinner=False, hash_funcs=_HASH)
@@ -84,6 +88,6 @@ def is_heavy(p: GradVarianceParams) -> dict[str, bool]:
     return {k: c[k] > 1.5 * DEFAULT_COST[k] for k in c}
 
 
-def exchange_args(p: GradVarianceParams) -> tuple[gv.GradVarianceParams, tuple[int, ...], int, int]:
-    """Arguments of :func:`exchange` for the page's settings."""
-    return p.exchange(), tuple(range(p.xr_bits + 1)), p.ref, p.ebits
+def bits_args(p: GradVarianceParams) -> tuple[gv.GradVarianceParams, tuple[int, ...], int]:
+    """Arguments of :func:`bits` for the page's settings."""
+    return p.exchange(), tuple(range(p.xr_bits + 1)), p.ebits

@@ -8,13 +8,16 @@ import plotly.graph_objects as go
 
 from ui.params_grad_variance import MODE_LABELS
 
-__all__ = ["bias", "exchange", "split", "training", "variance"]
+__all__ = ["bias", "exchange", "split", "training", "variance", "variance_by_bits"]
 
 COLORS = {
     "fp32": "#555555", "rne": "#d62728", "sr": "#1f77b4", "srff": "#2ca02c", "src": "#9467bd",
     "srf": "#ff7f0e",
 }
 MODEL_NAME = "model Δ²/(6B)"
+#: one colour per bit count, light (few bits) to dark (many bits)
+BITS_COLORS = ("#fdae61", "#f46d43", "#d73027", "#a50026", "#74add1", "#4575b4", "#313695",
+               "#1a1a5e", "#0b0b33")
 
 
 def _label(mode: str) -> str:
@@ -78,6 +81,34 @@ def split(df: pd.DataFrame, mode: str) -> go.Figure:
     fig.update_xaxes(title="batch size B", type="category")
     fig.update_yaxes(title="share of sampling + quantization", tickformat=".0%", range=[0, 1])
     return fig
+
+
+def variance_by_bits(df: pd.DataFrame, mode: str) -> go.Figure:
+    """Total variance vs B for every mantissa-bit count of one mode (a :func:`bits_sweep`
+    table), the lab's model dashed, full precision in black."""
+    fig = go.Figure()
+    d = df[df["mode"] == mode]
+    ks = sorted(int(k) for k in d["mbits"].unique())
+    for i, k in enumerate(ks):
+        dk = d[d["mbits"] == k]
+        c = BITS_COLORS[i % len(BITS_COLORS)]
+        fig.add_trace(go.Scatter(
+            x=dk["batch"], y=dk["total_var"], mode="lines+markers", name=f"{k} mantissa bits",
+            line={"color": c},
+        ))
+        if dk["model_var"].notna().any():
+            fig.add_trace(go.Scatter(
+                x=dk["batch"], y=dk["model_var"], mode="lines", name=f"{MODEL_NAME}, {k} bits",
+                line={"color": c, "dash": "dash", "width": 1.5}, showlegend=i == 0,
+                legendgroup="model",
+            ))
+    fp = df[df["mode"] == "fp32"]
+    fig.add_trace(go.Scatter(
+        x=fp["batch"], y=fp["total_var"], mode="lines+markers", name=_label("fp32"),
+        line={"color": COLORS["fp32"], "width": 3},
+    ))
+    return _loglog(fig, f"Variance vs batch size per bit count: {_label(mode)}",
+                   "variance (log scale)")
 
 
 def exchange(df: pd.DataFrame, b_max: int) -> go.Figure:

@@ -52,6 +52,8 @@ __all__ = [
     "Model",
     "SGDParams",
     "Target",
+    "bits_sweep",
+    "exchange_from_sweep",
     "exchange_rate",
     "gradient_variance",
     "problem",
@@ -581,35 +583,66 @@ def _floor(
     return fv, fb
 
 
+def bits_sweep(
+    p: GradVarianceParams, mbits: Iterable[int], ebits: int = 5, progress: Progress | None = None
+) -> pd.DataFrame:
+    """:func:`gradient_variance` for every ``(mode, e{ebits}m{k}ieee)`` pair in one sweep.
+
+    All bit counts share the fp32 pass and the samples (common random numbers), so differences
+    between bit counts are not blurred by sampling noise. Same columns as
+    :func:`gradient_variance` plus ``mbits`` (-1 on the fp32 rows).
+
+    Raises:
+        ValueError: bad ebits/mbits (the format name does not parse).
+    """
+    ks = [int(k) for k in mbits]
+    fmts = {f"e{ebits}m{k}ieee": k for k in ks}  # "ieee": "e5m3" alone is an alias of ue5m3
+    for name in fmts:
+        get_format(name)
+    variants = [_Variant(m, name) for name in fmts for m in p.modes if m != FP32]
+    df = _sweep(p, variants, progress)
+    df["mbits"] = [fmts.get(f, -1) if m != FP32 else -1 for f, m in zip(df["fmt"], df["mode"],
+                                                                        strict=True)]
+    return df
+
+
 def exchange_rate(
     p: GradVarianceParams, mbits: Iterable[int], ref_batch: int, ebits: int = 5,
     progress: Progress | None = None,
 ) -> pd.DataFrame:
     """The batch size needed at k mantissa bits to match the fp32 error at ``ref_batch``.
 
-    One sweep with every ``(mode, e{ebits}m{k}ieee)`` pair (sharing the fp32 pass and the samples).
-    The measured error ``mse`` = total_var + bias2 of each curve is fitted by least squares (in
-    relative error) as C/B + F over ``p.batch_sizes`` (F ≥ 0: what no batch removes); the target
-    is the fp32 fit at ``ref_batch``, and ``batch_needed`` = C/(target − F), ∞ when F ≥ target.
-    ``model_batch`` is the lab's model, (S + Q)/(target − floor) with S the sampling constant, Q
-    the Δ²/6 sum and floor the measured weight floor (∞ when it exceeds the target), for the
-    stochastic modes.
-
-    Returns:
-        DataFrame with columns ``mode, mbits, fmt, ref_batch, target_mse, fit_c, fit_floor,
-        batch_needed, model_batch``.
+    :func:`exchange_from_sweep` of :func:`bits_sweep`.
 
     Raises:
         ValueError: ref_batch not among p.batch_sizes; bad ebits/mbits.
     """
     if ref_batch not in p.batch_sizes:
         raise ValueError(f"ref_batch={ref_batch!r} is not one of the batch sizes {p.batch_sizes}")
-    ks = [int(k) for k in mbits]
-    fmts = {f"e{ebits}m{k}ieee": k for k in ks}  # "ieee": "e5m3" alone is an alias of ue5m3
-    for name in fmts:
-        get_format(name)
-    variants = [_Variant(m, name) for name in fmts for m in p.modes if m != FP32]
-    df = _sweep(p, variants, progress)  # one fp32 pass shared by every bit count
+    return exchange_from_sweep(bits_sweep(p, mbits, ebits, progress), ref_batch)
+
+
+def exchange_from_sweep(df: pd.DataFrame, ref_batch: int) -> pd.DataFrame:
+    """Exchange rate of bits for batch from a :func:`bits_sweep` table.
+
+    The measured error ``mse`` = total_var + bias2 of each curve is fitted by least squares (in
+    relative error) as C/B + F over the swept batch sizes (F ≥ 0: what no batch removes); the
+    target is the fp32 fit at ``ref_batch`` and ``batch_needed`` = C/(target − F), ∞ when
+    F ≥ target. ``model_batch`` is the lab's model, (S + Q)/(target − floor) with S the sampling
+    constant, Q the Δ²/6 sum and floor the measured weight floor (∞ when it exceeds the target),
+    for the stochastic modes.
+
+    Returns:
+        DataFrame with columns ``mode, mbits, fmt, ref_batch, target_mse, fit_c, fit_floor,
+        batch_needed, model_batch``.
+
+    Raises:
+        ValueError: ref_batch is not a positive batch size.
+    """
+    if not ref_batch >= 1:
+        raise ValueError(f"ref_batch={ref_batch!r} must be >= 1")
+    q = df[df["mode"] != FP32]
+    fmts = dict(zip(q["fmt"], q["mbits"], strict=True))
     fp = df[df["mode"] == FP32]
     c0, f0 = _fit_inverse(fp["batch"].to_numpy(np.float64), fp["mse"].to_numpy(np.float64))
     target = c0 / ref_batch + f0
@@ -624,7 +657,7 @@ def exchange_rate(
             q_const = float(d["model_quant_var"].iloc[0] * b[0])
             floor = float(d["floor_var"].iloc[0] + max(d["floor_bias2"].iloc[0], 0.0))
             model_b = (s_const + q_const) / (target - floor) if target > floor else np.inf
-        rows.append({"mode": mk, "mbits": fmts[str(fk)], "fmt": fk, "ref_batch": ref_batch,
+        rows.append({"mode": mk, "mbits": int(fmts[fk]), "fmt": fk, "ref_batch": ref_batch,
                      "target_mse": target, "fit_c": c, "fit_floor": fl, "batch_needed": need,
                      "model_batch": model_b})
     return pd.DataFrame(rows)
