@@ -34,11 +34,17 @@ The result is the float64 value the reference produces before its final cast to 
 Fast paths
 ----------
 float32 inputs whose target grid fits float32 (``mbits <= 23``, ``emin >= -126``, ``max`` finite
-in float32, the format has a zero) run a branch-free kernel on the uint32 bit image: the fraction
-below the target ulp is held as a 0.64 fixed-point integer (exact, or a sticky bit when it lies
-below 2^-64, where no decision can depend on it), the 32-bit counter hash is inlined, and the
-rare exact-SR elements that need more than one random word are redone with the scalar code.
-Everything else (float64 inputs, E8M0, wide custom biases) runs the scalar float64 code.
+in float32, the format has a zero) run branch-free uint32 kernels on the bit image (LLVM
+vectorises them, 8 lanes on AVX2): every rule is decided from floor(d 2^k), the next bit and a
+sticky bit of the dropped significand bits (k = 0, N or 32), the 32-bit counter hash is inlined,
+and the rare exact-SR elements whose first random word equals d's first 32 bits (p = 2^-32) are
+redone with the scalar code. Everything else (float64 inputs, E8M0, wide custom biases) runs the
+scalar float64 code per element. ``round_distribution`` is one float64 kernel with the exponent
+taken from the bit image and powers of two from a table (no libm calls).
+
+Threads: results do not depend on the thread count or chunking (the RNG is counter-based). The
+kernels release the GIL; with numba's ``omp`` or ``tbb`` threading layer they may be called from
+several Python threads at once (the ``workqueue`` layer does not allow that).
 """
 
 from __future__ import annotations
