@@ -59,7 +59,7 @@ def _first_slider(at: AppTest, page: str) -> str:
     for s in at.slider:
         if s.key and s.key.startswith(page + "."):
             return str(s.key)
-    raise SystemExit(f"page {page!r} has no slider to time")
+    raise RuntimeError(f"page {page!r} has no slider to time")
 
 
 def _reruns(at: AppTest, key: str, page: str, reps: int, fresh: bool) -> list[float]:
@@ -70,7 +70,7 @@ def _reruns(at: AppTest, key: str, page: str, reps: int, fresh: bool) -> list[fl
         at.slider(key=key).set_value(value).run()
         times.append(time.perf_counter() - t)
         if at.exception:
-            raise SystemExit(f"{page}: {at.exception[0].value}")
+            raise RuntimeError(at.exception[0].value)
     return times
 
 
@@ -79,6 +79,8 @@ def time_page(page: str, reps: int) -> dict[str, float]:
     at.run()
     if page != "empty":
         at.switch_page(nav.by_key(page).script).run()
+        if at.exception:
+            raise RuntimeError(at.exception[0].value)
         key = _first_slider(at, page)
     else:
         at = AppTest.from_string(EMPTY, default_timeout=60)
@@ -114,8 +116,12 @@ def main() -> None:
     w, f = ref["warm"] * 1e3, ref["fresh"] * 1e3
     print(f"{'(empty page)':<16}{'':>12}{w:>11.1f} ms{f:>11.1f} ms")
     for page in pages:
-        cold = first_view(page)
-        r = time_page(page, args.reps)
+        try:
+            cold = first_view(page)
+            r = time_page(page, args.reps)
+        except (RuntimeError, SystemExit, subprocess.CalledProcessError) as exc:
+            print(f"{page:<16}failed: {str(exc).splitlines()[0][:100]}")
+            continue
         print(
             f"{page:<16}{cold:>10.2f} s{r['warm'] * 1e3:>11.1f} ms{r['fresh'] * 1e3:>11.1f} ms"
             f"   {r['warm'] / ref['warm']:.1f}x / {r['fresh'] / ref['fresh']:.1f}x"
