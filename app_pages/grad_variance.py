@@ -7,6 +7,7 @@ from ui import cached_grad_variance as cgv
 from ui import common, params
 from ui import figures_grad_variance as fgv
 from ui.params_grad_variance import (
+    GRID_LABELS,
     MODE_LABELS,
     MODEL_LABELS,
     MODES,
@@ -50,9 +51,13 @@ st.caption(
 with st.sidebar:
     st.selectbox("Model", list(MODEL_LABELS), format_func=lambda m: MODEL_LABELS[m],
                  key=K + "model")
-    st.slider("Mantissa bits (format e·m·)", *_irange("mbits"), key=K + "mbits",
-              help="The format is eXmY with these mantissa bits; each bit fewer doubles Δ.")
-    st.slider("Exponent bits", *_irange("ebits"), key=K + "ebits")
+    st.radio("Number grid", list(GRID_LABELS), format_func=lambda g: GRID_LABELS[g],
+             key=K + "grid", help="Float: spacing relative to each value. Integer: one fixed "
+             "spacing per tensor (with scaling, amax/2^(k+1)), so small values get large "
+             "relative rounding noise.")
+    st.slider("Bits k", *_irange("mbits"), key=K + "mbits",
+              help="Float eXmk: k mantissa bits. Integer: int(k+2). One bit fewer doubles Δ.")
+    st.slider("Exponent bits (float)", *_irange("ebits"), key=K + "ebits")
     st.multiselect("Quantized tensors", list(TARGET_LABELS), format_func=lambda t: TARGET_LABELS[t],
                    key=K + "targets", help="W: one rounding per step shared by the batch. "
                    "A, G: rounded per sample, so their noise averages out over the batch.")
@@ -68,7 +73,7 @@ with st.sidebar:
     st.number_input("Seed", *_irange("seed"), step=1, key=K + "seed")
 for msg in bad:
     st.error(f"Could not use that: {msg}")
-st.markdown(f"Format **E{p.ebits}M{p.mbits}** (IEEE-like, bias 2^(E−1)−1) · model "
+st.markdown(f"Format **{p.fmt_label}** · model "
             f"**{MODEL_LABELS[p.model]}** · quantized: "
             f"**{', '.join(t.upper() for t in p.targets) or 'nothing'}**")
 
@@ -123,8 +128,10 @@ if ready("exchange"):
         sweep = cgv.bits(*cgv.bits_args(p), _show=heavy["exchange"])
         xmode = "sr" if "sr" in set(sweep["mode"]) else str(sweep["mode"].iloc[-1])
         common.chart(fgv.variance_by_bits(sweep, xmode), sweep, "grad_variance_bits")
-        st.caption("The same sweep for every mantissa-bit count (same batches for all): each bit "
-                   "fewer doubles the spacing Δ and quadruples the rounding term Δ²/(6B).")
+        st.caption("The same sweep for every bit count k (same batches for all): each bit fewer "
+                   "doubles the spacing Δ and quadruples the rounding term Δ²/(6B). On the float "
+                   "grid the rounding noise is relative to each value and sampling noise usually "
+                   "dominates; on the integer grid small values are rounded coarsely.")
         xr = cgv.exchange(sweep, p.ref)
         common.chart(fgv.exchange(xr, p.batch_sizes[-1]), xr, "grad_variance_exchange")
         st.caption(

@@ -90,9 +90,9 @@ def test_url_sets_widgets_and_chart_equals_core() -> None:
     mean = tr[tr["mode"] == "sr"].groupby("step")["loss"].mean().to_numpy()
     np.testing.assert_allclose(_arr(_trace(_charts(at)[5], "SR (exact)")["y"]), mean, rtol=1e-12)
     # the per-bit chart and the exchange rate come from one bits_sweep
-    sweep = gv.bits_sweep(p.exchange(), range(p.xr_bits + 1), p.ebits)
+    sweep = gv.bits_sweep(p.exchange(), range(p.xr_bits + 1), p.ebits, family=p.grid)
     one = sweep[(sweep["mode"] == "sr") & (sweep["mbits"] == 1)]
-    np.testing.assert_allclose(_arr(_trace(_charts(at)[2], "1 mantissa bits")["y"]),
+    np.testing.assert_allclose(_arr(_trace(_charts(at)[2], "k = 1")["y"]),
                                one["total_var"], rtol=1e-12)
     xr = gv.exchange_from_sweep(sweep, p.ref)
     np.testing.assert_allclose(_arr(_trace(_charts(at)[3], "SR (exact)")["y"]),

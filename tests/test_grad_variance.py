@@ -92,7 +92,6 @@ def test_fp32_sampling_variance_is_exact_over_b_and_slope_is_minus_one() -> None
     assert (df["quant_var"] == 0).all() and (df["total_var"] == df["sampling_var"]).all()
 
 
-@pytest.mark.slow
 def test_check17_weight_floor_vs_per_sample_term() -> None:
     """W rounded once per step (shared) → a constant; G rounded per sample → falls as 1/B."""
     r_rep = 1500
@@ -248,3 +247,23 @@ def test_serial_small_array_path_is_bit_identical_to_quantize() -> None:
             np.testing.assert_array_equal(
                 got.view(np.uint32), want.view(np.uint32), err_msg=fmt + mode
             )
+
+
+def test_one_bit_fewer_quadruples_the_sr_term_on_an_integer_grid() -> None:
+    """Fixed spacing per tensor (int(k+2) with power-of-two scaling): Δ doubles per bit fewer,
+    so the per-sample SR variance Δ²/(6B) quadruples, at every batch size."""
+    r = 800
+    p = gv.GradVarianceParams(modes=("sr",), targets=("a", "g"), batch_sizes=(1, 8, 64),
+                              repeats=r, seed=23)
+    df = gv.bits_sweep(p, (4, 5), family="int")
+    assert set(df.loc[df["mode"] == "sr", "fmt"]) == {"int6", "int7"}
+    q = df[df["mode"] == "sr"].pivot(index="batch", columns="mbits", values="quant_var")
+    m = df[df["mode"] == "sr"].pivot(index="batch", columns="mbits", values="model_quant_var")
+    # The model's ratio is 4 up to the scale choice: int(k+2)'s max is 2^(k+1) - 1, not a power
+    # of two, so for a few repeats the amax-in-top-binade scale differs by 4x instead of 2x.
+    np.testing.assert_allclose(m[4] / m[5], 4.0, rtol=0.10)
+    # two variance estimates from r repeats each: 3 SE of their ratio, with the one-variable SE
+    # sqrt(2/(r-1)) (conservative: each is a sum over 17 weights and the samples are shared)
+    np.testing.assert_allclose(q[4] / q[5], m[4] / m[5], rtol=3 * math.sqrt(2) * rel_se(r))
+    with pytest.raises(ValueError, match="family"):
+        gv.bits_format(3, family="fixed")

@@ -52,10 +52,12 @@ def variance(p: gv.GradVarianceParams, _show: bool = False) -> pd.DataFrame:
 
 @st.cache_data(max_entries=24, show_spinner=False, hash_funcs=_HASH)
 def bits(
-    p: gv.GradVarianceParams, mbits: tuple[int, ...], ebits: int, _show: bool = False
+    p: gv.GradVarianceParams, mbits: tuple[int, ...], ebits: int, family: str,
+    _show: bool = False,
 ) -> pd.DataFrame:
     """:func:`lowbit_core.experiments.grad_variance.bits_sweep`, cached."""
-    return _run(_show, "Sweeping every bit count…", lambda cb: gv.bits_sweep(p, mbits, ebits, cb))
+    return _run(_show, "Sweeping every bit count…",
+                lambda cb: gv.bits_sweep(p, mbits, ebits, cb, family))
 
 
 def exchange(sweep: pd.DataFrame, ref: int) -> pd.DataFrame:
@@ -88,6 +90,6 @@ def is_heavy(p: GradVarianceParams) -> dict[str, bool]:
     return {k: c[k] > 1.5 * DEFAULT_COST[k] for k in c}
 
 
-def bits_args(p: GradVarianceParams) -> tuple[gv.GradVarianceParams, tuple[int, ...], int]:
+def bits_args(p: GradVarianceParams) -> tuple[gv.GradVarianceParams, tuple[int, ...], int, str]:
     """Arguments of :func:`bits` for the page's settings."""
-    return p.exchange(), tuple(range(p.xr_bits + 1)), p.ebits
+    return p.exchange(), tuple(range(p.xr_bits + 1)), p.ebits, p.grid

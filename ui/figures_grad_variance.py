@@ -93,7 +93,7 @@ def variance_by_bits(df: pd.DataFrame, mode: str) -> go.Figure:
         dk = d[d["mbits"] == k]
         c = BITS_COLORS[i % len(BITS_COLORS)]
         fig.add_trace(go.Scatter(
-            x=dk["batch"], y=dk["total_var"], mode="lines+markers", name=f"{k} mantissa bits",
+            x=dk["batch"], y=dk["total_var"], mode="lines+markers", name=f"k = {k}",
             line={"color": c},
         ))
         if dk["model_var"].notna().any():
@@ -133,10 +133,10 @@ def exchange(df: pd.DataFrame, b_max: int) -> go.Figure:
         fig.add_hline(y=ref, line={"color": "#555555", "dash": "dot"},
                       annotation_text=f"fp32 at B={ref}")
     fig.update_layout(
-        title="Exchange rate: batch size needed per mantissa bit", height=400,
+        title="Exchange rate: batch size needed per bit", height=400,
         margin={"l": 60, "r": 20, "t": 50, "b": 50}, legend={"orientation": "h", "y": -0.2},
     )
-    fig.update_xaxes(title="mantissa bits k (format eXmk)", dtick=1)
+    fig.update_xaxes(title="bits k (format eXmk or int(k+2))", dtick=1)
     fig.update_yaxes(type="log", title="batch size needed (log scale)", dtick=np.log10(2) * 2,
                      range=[np.log10(0.7), np.log10(4 * b_max)])
     return fig

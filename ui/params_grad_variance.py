@@ -14,6 +14,7 @@ from lowbit_core.experiments import grad_variance as gv
 from ui.params import choice, frange, irange, multi
 
 __all__ = [
+    "GRID_LABELS",
     "MODEL_LABELS",
     "MODES",
     "MODE_LABELS",
@@ -36,6 +37,7 @@ MODEL_LABELS = {
     "mlp": "MLP 64–32–10 (digits)",
 }
 TARGET_LABELS = {"w": "W: weights", "a": "A: saved activations", "g": "G: gradients"}
+GRID_LABELS = {"float": "Float eXmk (k mantissa bits)", "int": "Integer int(k+2), scaled"}
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,10 @@ class GradVarianceParams:
     """Everything the page shows, as it appears in a shared link."""
 
     model: str = field(default="linear", metadata=choice(tuple(MODEL_LABELS)))
+    #: "float": IEEE-like eXmk; "int": int(k+2), a fixed-point grid (relative to the tensor scale)
+    grid: str = field(default="float", metadata=choice(tuple(GRID_LABELS)))
     ebits: int = field(default=5, metadata=irange(2, 8))  #: exponent bits of the eXmY format
-    mbits: int = field(default=1, metadata=irange(0, 10))  #: mantissa bits: the "bits" slider
+    mbits: int = field(default=1, metadata=irange(0, 10))  #: the "bits" slider: k (see grid)
     modes: tuple[str, ...] = field(default=("rne", "sr", "srff"), metadata=multi(MODES, 1))
     rbits: int = field(default=4, metadata=irange(1, 16))  #: random bits of the few-bit SR modes
     targets: tuple[str, ...] = field(default=("w", "a", "g"), metadata=multi(("w", "a", "g")))
@@ -68,7 +72,13 @@ class GradVarianceParams:
 
     @property
     def fmt(self) -> str:
-        return f"e{self.ebits}m{self.mbits}ieee"  # bare "e5m3" would be the unsigned ue5m3
+        return gv.bits_format(self.mbits, self.ebits, self.grid)
+
+    @property
+    def fmt_label(self) -> str:
+        if self.grid == "int":
+            return f"INT{self.mbits + 2}"
+        return f"E{self.ebits}M{self.mbits} (IEEE-like)"
 
     @property
     def batch_sizes(self) -> tuple[int, ...]:
@@ -94,7 +104,8 @@ class GradVarianceParams:
         # fmt is replaced per bit count by exchange_rate; a constant keeps the cache key
         # independent of the mantissa-bits slider
         return gv.GradVarianceParams(
-            model=self.model, fmt=f"e{self.ebits}m0ieee", modes=modes, rbits=self.rbits,
+            model=self.model, fmt=gv.bits_format(0, self.ebits, self.grid), modes=modes,
+            rbits=self.rbits,
             targets=self.targets, scaling=self.scaling, batch_sizes=self.batch_sizes,
             repeats=self.repeats, seed=self.seed,
         )

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from ..datasets import load_digits
-from ..formats import FloatFormat, Format, get_format
+from ..formats import Format, get_format
 from ..rng import check_seed, key
 from ..rounding import STOCHASTIC_MODES, RoundMode, check_mode, quantize
 
@@ -52,6 +52,7 @@ __all__ = [
     "Model",
     "SGDParams",
     "Target",
+    "bits_format",
     "bits_sweep",
     "exchange_from_sweep",
     "exchange_rate",
@@ -356,8 +357,7 @@ def _sr_model_var(x: np.ndarray, spec: _Spec | None, n_max: int = MODEL_SAMPLES)
     x = x[:, :n_max]
     v = np.abs(x * s)
     _, ex = np.frexp(v)
-    emin = f.grid_emin if isinstance(f, FloatFormat) else 0
-    mb = f.grid_mbits
+    emin, mb = f.grid_emin, f.grid_mbits  # integers: spacing 2^(emin - mb) = 1 below 2^emin
     delta = np.ldexp(1.0, (np.maximum(ex - 1, emin) - mb).astype(np.int32))
     on_grid = np.floor(v / delta) * delta == v  # exact: delta is a power of two
     return np.where(on_grid, 0.0, (delta / s) ** 2 / 6.0)
@@ -583,22 +583,38 @@ def _floor(
     return fv, fb
 
 
+def bits_format(k: int, ebits: int = 5, family: str = "float") -> str:
+    """The format with precision ``k`` in a family: ``e{ebits}m{k}ieee`` (k mantissa bits,
+    IEEE-like) or ``int{k+2}`` (a fixed-point grid; with tensor scaling the tensor's amax sits in
+    the top binade). In both, one more k halves the spacing Δ.
+
+    Raises:
+        ValueError: unknown family, or no such format.
+    """
+    if family == "float":
+        name = f"e{ebits}m{k}ieee"  # "ieee": a bare "e5m3" is the catalogue's unsigned ue5m3
+    elif family == "int":
+        name = f"int{k + 2}"
+    else:
+        raise ValueError(f"family={family!r}: use 'float' or 'int'")
+    get_format(name)
+    return name
+
+
 def bits_sweep(
-    p: GradVarianceParams, mbits: Iterable[int], ebits: int = 5, progress: Progress | None = None
+    p: GradVarianceParams, mbits: Iterable[int], ebits: int = 5, progress: Progress | None = None,
+    family: str = "float",
 ) -> pd.DataFrame:
-    """:func:`gradient_variance` for every ``(mode, e{ebits}m{k}ieee)`` pair in one sweep.
+    """:func:`gradient_variance` for every ``(mode, bits_format(k))`` pair in one sweep.
 
     All bit counts share the fp32 pass and the samples (common random numbers), so differences
     between bit counts are not blurred by sampling noise. Same columns as
     :func:`gradient_variance` plus ``mbits`` (-1 on the fp32 rows).
 
     Raises:
-        ValueError: bad ebits/mbits (the format name does not parse).
+        ValueError: bad ebits/mbits/family (see :func:`bits_format`).
     """
-    ks = [int(k) for k in mbits]
-    fmts = {f"e{ebits}m{k}ieee": k for k in ks}  # "ieee": "e5m3" alone is an alias of ue5m3
-    for name in fmts:
-        get_format(name)
+    fmts = {bits_format(int(k), ebits, family): int(k) for k in mbits}
     variants = [_Variant(m, name) for name in fmts for m in p.modes if m != FP32]
     df = _sweep(p, variants, progress)
     df["mbits"] = [fmts.get(f, -1) if m != FP32 else -1 for f, m in zip(df["fmt"], df["mode"],
@@ -608,7 +624,7 @@ def bits_sweep(
 
 def exchange_rate(
     p: GradVarianceParams, mbits: Iterable[int], ref_batch: int, ebits: int = 5,
-    progress: Progress | None = None,
+    progress: Progress | None = None, family: str = "float",
 ) -> pd.DataFrame:
     """The batch size needed at k mantissa bits to match the fp32 error at ``ref_batch``.
 
@@ -619,7 +635,7 @@ def exchange_rate(
     """
     if ref_batch not in p.batch_sizes:
         raise ValueError(f"ref_batch={ref_batch!r} is not one of the batch sizes {p.batch_sizes}")
-    return exchange_from_sweep(bits_sweep(p, mbits, ebits, progress), ref_batch)
+    return exchange_from_sweep(bits_sweep(p, mbits, ebits, progress, family), ref_batch)
 
 
 def exchange_from_sweep(df: pd.DataFrame, ref_batch: int) -> pd.DataFrame:
