@@ -135,7 +135,7 @@ if ready("exchange"):
         xr = cgv.exchange(sweep, p.ref)
         common.chart(fgv.exchange(xr, p.batch_sizes[-1]), xr, "grad_variance_exchange")
         st.caption(
-            f"Batch size at which the error E‖ĝ − g‖² with k mantissa bits falls to the full-"
+            f"Batch size at which the error E‖ĝ − g‖² with k bits falls to the full-"
             f"precision value at B = {p.ref}, from a fit C/B + F to each measured curve (F: what "
             "no batch removes; a point off the top never gets there). Dashed: the model "
             "(σ² + ΣΔ²/6)/(target − weight floor). One bit fewer quadruples the rounding term, "
