@@ -35,8 +35,7 @@ current = st.navigation(pages)
 current.run()
 
 # Drawn after the page ran, so the share box shows the query string the page just published.
-with st.sidebar:
-    st.divider()
+with st.sidebar:  # (the navigation menu already ends with a rule)
     st.markdown(
         "**Low-Bit Lab** shows how ML number formats (FP8, FP6, FP4, block-scaled MX/NVFP4) "
         "store values, how rounding (nearest or stochastic) moves them, and what that does to "

@@ -88,7 +88,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    ctx = browser.new_context(viewport={"width": 1400, "height": 3000})
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
     p = ctx.new_page()
     yield p
     ctx.close()

@@ -33,7 +33,9 @@ def test_deep_link_is_first_request_after_start(server: str, page: Any) -> None:
     page.goto(server + link, timeout=TIMEOUT)
     page.get_by_role("heading", name=re.compile("Rounding: nearest")).wait_for(timeout=TIMEOUT)
     _wait_for_charts(page, 3)
-    page.screenshot(path=str(OUT / "rounding_deep_link.png"), full_page=True)
+    page.set_viewport_size({"width": 1400, "height": 3000})  # the app scrolls inside its main
+    page.wait_for_timeout(1500)  # area, so a tall viewport is how to see the whole page
+    page.screenshot(path=str(OUT / "rounding_deep_link.png"))
     assert page.get_by_role("textbox", name="Exact value x (≥ 0)").input_value() == "5.3"
     titles = page.locator(".js-plotly-plot .gtitle").all_text_contents()
     assert any("x = 5.3" in t and "FP8 E5M2" in t for t in titles), titles
@@ -52,11 +54,11 @@ def test_slider_move_updates_the_url(server: str, page: Any) -> None:
     thumb.press("ArrowRight")
     page.wait_for_url(re.compile(r"[?&]rbits=4(&|$)"), timeout=TIMEOUT)
     page.get_by_text(re.compile("N = 4 random bits")).first.wait_for(timeout=TIMEOUT)
-    page.screenshot(path=str(OUT / "rounding_after_slider.png"), full_page=True)
+    page.screenshot(path=str(OUT / "rounding_after_slider.png"))
 
 
 def test_home_lists_the_pages(server: str, page: Any) -> None:
     page.goto(server + "/", timeout=TIMEOUT)
     page.get_by_role("heading", name="Low-Bit Lab").wait_for(timeout=TIMEOUT)
     page.get_by_text("Round one number many ways").wait_for(timeout=TIMEOUT)
-    page.screenshot(path=str(OUT / "home.png"), full_page=True)
+    page.screenshot(path=str(OUT / "home.png"))
