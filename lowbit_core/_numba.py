@@ -413,7 +413,7 @@ def _f32_split(u: Any, t1: Any, c2: Any, mb23: Any, pb: Any, psub: Any, p1: Any)
     sig = _U32(_U32(a & _U32(0x7FFFFF)) | (_U32(0x800000) if ef != _U32(0) else _U32(0)))
     normal = ef >= t1
     sh = mb23 if normal else _U32(c2 - max(ef, _U32(1)))
-    shc = min(sh, _U32(31))
+    shc = _U32(min(sh, _U32(31)) & _U32(31))  # the mask tells LLVM the shift is < 32
     n = _U32(sig >> shc)
     rem = _U32(sig & _U32(_U32(_U32(1) << shc) - _U32(1)))
     par = _U32(_U32(ef + pb) & _U32(1)) if normal else psub
@@ -426,13 +426,13 @@ def _f32_split(u: Any, t1: Any, c2: Any, mb23: Any, pb: Any, psub: Any, p1: Any)
 def _f32_cut(rem: Any, sh: Any, k: Any) -> Any:
     """(floor(d 2^k), next bit, sticky) for d = rem / 2^sh, 0 <= k <= 32; all uint32."""
     ge = sh >= k
-    s_r = min(_U32(sh - k), _U32(31)) if ge else _U32(0)
-    s_l = _U32(0) if ge else min(_U32(k - sh), _U32(31))
+    s_r = _U32((min(_U32(sh - k), _U32(31)) if ge else _U32(0)) & _U32(31))
+    s_l = _U32((_U32(0) if ge else min(_U32(k - sh), _U32(31))) & _U32(31))
     t = _U32(_U32(rem >> s_r) << s_l)
-    gt = sh > k
-    s1 = min(_U32(sh - k - _U32(1)), _U32(31)) if gt else _U32(0)
-    bit = _U32(_U32(rem >> s1) & _U32(1)) if gt else _U32(0)
-    low = _b(_U32(rem & _U32(_U32(_U32(1) << s1) - _U32(1))) != _U32(0)) if gt else _U32(0)
+    # next bit (2^(s_r - 1)) and sticky (the bits below it); both 0 when s_r == 0
+    one = _U32(_U32(1) << s_r)
+    bit = _b(_U32(rem & _U32(one >> _U32(1))) != _U32(0))
+    low = _b(_U32(rem & _U32(_U32(one - _U32(1)) >> _U32(1))) != _U32(0))
     return t, bit, low
 
 
@@ -463,9 +463,9 @@ def _f32_finish(
 @_scalar
 def _f32_away_det(rem: Any, shc: Any, odd: Any, sign: Any, dm: Any) -> Any:
     """Deterministic modes as one formula; ``dm`` = (en_nearest, ties_away, dir_pos, dir_neg)."""
-    s1 = _U32(shc - _b(shc != _U32(0)))
-    bit = _U32(_U32(rem >> s1) & _U32(1))
-    low = _b(_U32(rem & _U32(_U32(_U32(1) << s1) - _U32(1))) != _U32(0))
+    one = _U32(_U32(1) << shc)  # bit: 2^(sh-1) of rem; sticky: the bits below it
+    bit = _b(_U32(rem & _U32(one >> _U32(1))) != _U32(0))
+    low = _b(_U32(rem & _U32(_U32(one - _U32(1)) >> _U32(1))) != _U32(0))
     near = _U32(dm[0] & bit & _U32(low | odd | dm[1]))
     dirm = dm[3] if sign != _U32(0) else dm[2]
     return _U32(near | _U32(_U32(bit | low) & dirm))
