@@ -607,7 +607,7 @@ def _split_tab(
     ef = np.int64(abits >> _U64(52))
     e = ef - 1023
     if ef == 0:
-        e = -1023 if a >= 1.1125369292536007e-308 else -1024  # 2^-1023
+        e = np.int64(-1023 if a >= 1.1125369292536007e-308 else -1024)  # 2^-1023
     qe = max(e, emin) - mbits
     if (flags & F_FLUSH) != 0 and e < emin:
         qe = emin
