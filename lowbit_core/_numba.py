@@ -330,6 +330,46 @@ def _round_core(
 
 
 @_scalar
+def _round_core_tab(
+    v: Any, vbits: Any, word0: Any, mbits: Any, emin: Any, bias: Any, max_pos: Any,
+    max_neg: Any, min_pos: Any, flags: Any, mode: Any, nb: Any, saturate: Any,
+    exact: Any, k0: Any, k1: Any, idx: Any, p2: Any,
+) -> Any:
+    """:func:`_round_core` for a float64 ``v`` with bit image ``vbits``: exponent from the bits,
+    powers of two from the table ``p2`` (no libm calls). Needs ``emin - mbits >= -1023``."""
+    if v != v:
+        return math.nan
+    neg = (vbits >> _U64(63)) != _U64(0)
+    a = abs(v)
+    abits = vbits & _U64(0x7FFFFFFFFFFFFFFF)
+    xinf = a == math.inf
+    signed = (flags & F_SIGNED) != 0
+    neg_uns = neg & (a > 0.0) & (not xinf) & (not signed)
+    if xinf | neg_uns:
+        a = 0.0
+        abits = _U64(0)
+    xinf_eff = xinf & (not (neg & (not signed)))
+    n, d, qe, odd = _split_tab(a, abits, mbits, emin, bias, flags, p2)
+    if mode <= MODE_RDN:
+        away = _away_det(mode, d, odd, neg)
+    elif exact:
+        away = _sr_exact_away(d, k0, k1, idx)
+    else:
+        r = _U32(word0) >> _U32(32 - nb)
+        away = _away_few(mode, d, r, nb)
+    mag = (n + (1.0 if away else 0.0)) * p2[qe + _P2_OFF]
+    out = _finish(mag, neg & signed, xinf_eff, max_pos, max_neg, min_pos, flags, mode, saturate)
+    if (not signed) & (neg_uns | (neg & xinf)):
+        if not saturate and (flags & F_HAS_NAN) != 0:
+            out = math.nan
+        else:
+            out = min_pos if min_pos > 0.0 else 0.0
+    if (min_pos > 0.0) & (not saturate) & (a == 0.0) & (not xinf) & (not neg_uns):
+        out = math.nan
+    return out
+
+
+@_scalar
 def round_one(
     v: Any, word0: Any, mbits: Any, emin: Any, bias: Any, max_pos: Any, max_neg: Any,
     min_pos: Any, flags: Any, mode: Any, nb: Any, saturate: Any,
@@ -380,6 +420,26 @@ def _k_general(
         out[i] = _round_core(
             np.float64(x[i]), w, mbits, emin, bias, max_pos, max_neg, min_pos, flags, mode, nb,
             saturate, exact, k0, k1, _U64(i),
+        )
+
+
+@_kernel
+def _k_general64(
+    x: Any, xb: Any, out: Any, srb: Any, mbits: Any, emin: Any, bias: Any, max_pos: Any,
+    max_neg: Any, min_pos: Any, flags: Any, mode: Any, nb: Any, saturate: Any, rsrc: Any,
+    k0: Any, k1: Any, a0: Any, b0: Any, p2: Any,
+) -> None:
+    """float64 input (``xb`` its uint64 view), any output dtype: the table-driven scalar code."""
+    exact = rsrc == RSRC_SEED and mode == MODE_SR
+    for i in prange(x.size):
+        w = _U32(0)
+        if rsrc == RSRC_SEED and not exact:
+            w = rng_word(_U64(i), a0, b0)
+        elif rsrc == RSRC_BITS:
+            w = _U32(_U32(srb[i]) << _U32(32 - nb))
+        out[i] = _round_core_tab(
+            x[i], xb[i], w, mbits, emin, bias, max_pos, max_neg, min_pos, flags, mode, nb,
+            saturate, exact, k0, k1, _U64(i), p2,
         )
 
 
@@ -794,8 +854,16 @@ def quantize_array(
             _k32_sr(xu, xf, ou, *fa, a0, b0, k0, k1, *ga, bool(saturate))
         return ou.view(np.float32).reshape(arr.shape)
     out = np.empty_like(xf)
-    _k_general(
-        xf, out, srb, *grid_args(f), np.int64(mc), nbi, bool(saturate),
-        np.int64(rsrc), k0, k1, a0, b0,
-    )
+    ga = grid_args(f)
+    if ga[1] - ga[0] >= -1023:  # the power-of-two table covers every ulp of this grid
+        with np.errstate(invalid="ignore"):  # float32 signalling NaNs warn when widened
+            x64 = xf.astype(np.float64, copy=False)
+        _k_general64(
+            x64, x64.view(np.uint64), out, srb, *ga, np.int64(mc), nbi, bool(saturate),
+            np.int64(rsrc), k0, k1, a0, b0, _P2,
+        )
+    else:
+        _k_general(
+            xf, out, srb, *ga, np.int64(mc), nbi, bool(saturate), np.int64(rsrc), k0, k1, a0, b0,
+        )
     return out.reshape(arr.shape)
