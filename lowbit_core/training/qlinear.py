@@ -334,7 +334,7 @@ def fake_quant(t: torch.Tensor, q: TensorQuant, ctx: QuantContext | None = None)
         xb = xp.reshape(r0, -1, b)  # (rows, blocks, b)
     amax = xb.abs().amax(dim=-1, keepdim=True)
     s_enc = torch.ones((), dtype=torch.float32, device=t.device)
-    if q.tensor_scale:
+    if q.tensor_scale and q.scale_fmt != "float32":  # an FP32 scale needs no tensor scale
         amax_t = amax.max()
         s_enc = torch.where(
             amax_t > 0, (torch.tensor(sf.max * ef.max, device=t.device) / amax_t), s_enc
@@ -365,7 +365,7 @@ def fake_quant(t: torch.Tensor, q: TensorQuant, ctx: QuantContext | None = None)
     qv = quantize_elements(scaled, q.elem, q.mode, r, q.rbits)
     # 6. dequantize
     vals = qv * scale
-    if q.tensor_scale:
+    if q.tensor_scale and q.scale_fmt != "float32":
         vals = vals / s_enc
     if b == 0:
         return vals.reshape(r0, k0)
