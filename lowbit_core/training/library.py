@@ -104,20 +104,23 @@ def regenerate(
 
 
 def summary(curves: pd.DataFrame, reference: str = "fp32") -> pd.DataFrame:
-    """Final validation loss per (task, recipe): mean and std over seeds, gap to ``reference``.
+    """Final validation loss per (task, steps, recipe): mean/std over seeds, gap to ``reference``.
 
     ``gap`` is relative: ``(loss - loss_ref) / loss_ref`` of the seed means, as the NVFP4
     paper reports its loss gaps. A diverged run counts as an infinite loss.
     """
-    last = curves.sort_values("step").groupby(["task", "recipe", "seed"], as_index=False).last()
+    keys = ["task", "steps"] if "steps" in curves.columns else ["task"]
+    last = curves.sort_values("step").groupby([*keys, "recipe", "seed"], as_index=False).last()
     last["val_loss"] = last["val_loss"].where(~last["diverged"].astype(bool), float("inf"))
-    g = last.groupby(["task", "recipe"], as_index=False).agg(
+    g = last.groupby([*keys, "recipe"], as_index=False).agg(
         val_loss=("val_loss", "mean"), val_loss_std=("val_loss", "std"),
         val_metric=("val_metric", "mean"), seeds=("seed", "nunique"),
         wall_time=("wall_time", "mean"),
     )
-    ref = g[g["recipe"] == reference].set_index("task")["val_loss"]
-    g["gap"] = g["val_loss"] / g["task"].map(ref) - 1.0
+    ref = g[g["recipe"] == reference].set_index(keys)["val_loss"]
+    g["gap"] = g["val_loss"].to_numpy() / ref.reindex(
+        pd.MultiIndex.from_frame(g[keys]) if len(keys) > 1 else g[keys[0]]
+    ).to_numpy() - 1.0
     return g
 
 
