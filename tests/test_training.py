@@ -174,6 +174,15 @@ def test_hadamard_16_uses_te_signs() -> None:
     assert torch.equal(torch.sign(h[:, 0]), torch.tensor(TE_SIGNS_16, dtype=torch.float32))
 
 
+@pytest.mark.parametrize("d", [4, 16, 64])
+def test_hadamard_matches_the_numpy_module(d: int) -> None:
+    from lowbit_core import hadamard
+
+    want = (hadamard.hadamard_matrix(16, signs=hadamard.TE_SIGN_VECTOR) if d == 16
+            else hadamard.hadamard_matrix(d, seed=0))
+    np.testing.assert_array_equal(hadamard_matrix(d).numpy(), want)
+
+
 def test_hadamard_rejects_bad_size() -> None:
     with pytest.raises(ValueError, match="12"):
         hadamard_matrix(12)

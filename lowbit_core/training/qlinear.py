@@ -27,10 +27,12 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import hadamard as _had
 from ..blocks import ScaleRule, elem_emax
 from ..formats import FloatFormat, get_format
 from ..rounding import FEW_BIT_MODES, RoundMode, check_mode
@@ -170,24 +172,20 @@ class QuantContext:
 def hadamard_matrix(d: int, sign_seed: int = 0) -> torch.Tensor:
     """Random Hadamard transform ``diag(s) H_d / sqrt(d)`` (Sylvester H_d), float32, CPU.
 
-    Args:
-        d: size, a power of two.
-        sign_seed: seed of the random signs ``s``; d = 16 uses TransformerEngine's vector.
+    Built by :func:`lowbit_core.hadamard.hadamard_matrix`: d = 16 uses TransformerEngine's sign
+    vector, other sizes the signs :func:`lowbit_core.hadamard.random_signs` draws from
+    ``sign_seed``.
 
     Raises:
-        ValueError: d is not a power of two >= 2.
+        ValueError: d is not a power of two >= 2 (or above the module's largest size).
     """
-    if d < 2 or d & (d - 1):
+    if isinstance(d, bool) or not isinstance(d, int) or d < 2 or d & (d - 1):
         raise ValueError(f"Hadamard size {d!r} must be a power of two >= 2")
-    h = torch.ones(1, 1, dtype=torch.float64)
-    while h.shape[0] < d:
-        h = torch.cat([torch.cat([h, h], 1), torch.cat([h, -h], 1)], 0)
     if d == 16:
-        s = torch.tensor(TE_SIGNS_16, dtype=torch.float64)
+        h = _had.hadamard_matrix(16, signs=_had.TE_SIGN_VECTOR)
     else:
-        g = torch.Generator().manual_seed(sign_seed)
-        s = torch.randint(0, 2, (d,), generator=g).to(torch.float64) * 2 - 1
-    return (s[:, None] * h / math.sqrt(d)).to(torch.float32)
+        h = _had.hadamard_matrix(d, seed=sign_seed)
+    return torch.from_numpy(np.ascontiguousarray(h, dtype=np.float32))
 
 
 # --- element rounding (float32, fast path for FP4/FP6/FP8 and the small scale formats) ----------
