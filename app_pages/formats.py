@@ -147,7 +147,8 @@ elements, blocks, errors, ts, bfig = cf.block_demo(
     int(ss[k("seed")]))
 common.chart(bfig, errors, "block_errors")
 if ts is not None:
-    st.caption(f"NVFP4 first multiplies by the FP32 tensor scale {ts:.6g} = 448·6 / amax.")
+    st.caption(f"NVFP4 first multiplies x by the FP32 tensor scale {ts:.6g} = 448·6 / amax; the "
+               "block scales below (E4M3) live in that scaled domain.")
 st.dataframe(blocks, hide_index=True)
 common.csv_download(blocks, "blocks.csv", key="csv.blocks")
 with st.expander("Every element: x, code, dequantized value, error"):

@@ -440,11 +440,13 @@ def number_line_figure(
 
 
 def _span(v: np.ndarray, log_view: bool) -> tuple[float, float]:
-    """Drawing range: the window's values plus one gap (infinite bins are cut there)."""
+    """Drawing range: the window's values plus one gap each side (infinite bins are cut there);
+    on a log axis the lower end stays positive."""
     gap = float(np.max(np.diff(v))) if v.size > 1 else max(abs(float(v[0])), 1.0)
-    if log_view:
-        return float(v[0]) / 2, float(v[-1]) * 2
-    return float(v[0]) - gap, float(v[-1]) + gap
+    lo, hi = float(v[0]) - gap, float(v[-1]) + gap
+    if log_view and lo <= 0:
+        lo = float(v[0]) / 2
+    return lo, hi
 
 
 # --- tables -------------------------------------------------------------------------------------
