@@ -3,7 +3,8 @@
 Every backend (numpy here, numba in ``_numba.py``, torch in ``lowbit_core.torch``) evaluates
 exactly this function, so stochastic results never depend on thread count, chunking or device.
 
-    key_j  = (mix32(k0 ^ mix32(j * 0x9E3779B9 + 0x632BE5AB)), mix32(k1 + j * 0x85EBCA6B + 0x1B873593))
+    key_j  = (mix32(k0 ^ mix32(j * 0x9E3779B9 + 0x632BE5AB)),
+              mix32(k1 + j * 0x85EBCA6B + 0x1B873593))
     word   = mix32(mix32(i_lo ^ key_j[0]) ^ i_hi ^ key_j[1])
 
 where ``k0, k1`` are the low and high 32 bits of the seed, ``i_lo, i_hi`` those of the flat
