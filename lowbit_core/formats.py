@@ -340,7 +340,7 @@ _ALIASES: dict[str, str] = {
     "e2m3": "float6_e2m3fn", "fp6_e2m3": "float6_e2m3fn",
     "e2m1": "float4_e2m1fn", "fp4": "float4_e2m1fn", "fp4_e2m1": "float4_e2m1fn",
     "e8m0": "float8_e8m0fnu", "ue8m0": "float8_e8m0fnu",
-    "e5m3": "ue5m3", "ue5m3fnu": "ue5m3",
+    "ue5m3fnu": "ue5m3",  # (bare "e5m3" stays the signed IEEE-like custom format)
 }
 
 _CUSTOM = re.compile(r"^(u?)e(\d+)m(\d+)(?:(fnuz|fn|ieee|none))?(?:_?b(?:ias)?(-?\d+))?$")

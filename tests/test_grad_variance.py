@@ -206,7 +206,7 @@ def test_exchange_rate_needs_more_batch_for_fewer_bits() -> None:
     ("kw", "word"),
     [({"model": "cnn"}, "cnn"), ({"targets": ("x",)}, "'x'"), ({"modes": ("zz",)}, "zz"),
      ({"batch_sizes": (0,)}, "batch_sizes"), ({"fmt": "e9q"}, "e9q"), ({"repeats": 1}, "repeats"),
-     ({"fmt": "e5m3"}, "unsigned")],  # "e5m3" is the catalogue alias of the scale format ue5m3
+     ({"fmt": "ue5m3"}, "unsigned")],
 )
 def test_bad_params_raise_naming_the_value(kw: dict[str, Any], word: str) -> None:
     with pytest.raises(ValueError, match=word):

@@ -115,7 +115,7 @@ class _QuantConfig:
 
     model: str = Model.LINEAR.value  #: a :class:`Model` value
     #: format of every quantized target unless overridden; "eXmYieee" is the generic IEEE-like
-    #: float (bare "eXmY" may be a catalogue alias: "e5m3" is the unsigned scale format ue5m3)
+    #: float (bare "eXmY" may be a catalogue alias: "e4m3" is OCP float8_e4m3fn)
     fmt: str = "e5m2"
     modes: tuple[str, ...] = ("rne", "sr", "srff")  #: rounding modes compared ("fp32" always added)
     rbits: int = 4  #: random bits of the few-bit SR modes (srff, srf, src, sro)
@@ -592,7 +592,7 @@ def bits_format(k: int, ebits: int = 5, family: str = "float") -> str:
         ValueError: unknown family, or no such format.
     """
     if family == "float":
-        name = f"e{ebits}m{k}ieee"  # "ieee": a bare "e5m3" is the catalogue's unsigned ue5m3
+        name = f"e{ebits}m{k}ieee"  # "ieee": a bare "e4m3" is the OCP finite float8_e4m3fn
     elif family == "int":
         name = f"int{k + 2}"
     else:
