@@ -13,16 +13,14 @@ from typing import Any
 import numpy as np
 
 from .formats import Format, get_format
-from .rng import check_seed
 from .rounding import (
     FEW_BIT_MODES,
-    STOCHASTIC_MODES,
     RoundDistribution,
     RoundMode,
     _check_rbits,
-    _check_srbits,
     _check_x,
     check_mode,
+    check_random,
 )
 
 __all__ = ["available", "quantize", "round_distribution"]
@@ -78,17 +76,7 @@ def quantize(
     f = get_format(fmt)
     m = check_mode(mode)
     arr = _check_x(x)
-    nb = _check_rbits(rbits, m) if m in STOCHASTIC_MODES else None
-    r_flat: np.ndarray | None = None
-    if m in STOCHASTIC_MODES:
-        if srbits is not None:
-            if nb is None:
-                raise ValueError("srbits needs rbits (how many bits each srbits value holds)")
-            r_flat = _check_srbits(srbits, arr.shape, nb)
-        elif seed is None:
-            raise ValueError(f"stochastic mode {m.value!r} needs seed= or srbits=")
-        else:
-            seed = check_seed(seed)
+    nb, seed, r_flat = check_random(m, rbits, seed, srbits, arr.shape)
     out: np.ndarray = mod.quantize_array(arr, f, m, bool(saturate), nb, seed, r_flat)
     return out
 

@@ -38,13 +38,10 @@ from typing import Any
 import numpy as np
 
 from .formats import FloatFormat, Format, encode, get_format
-from .rng import check_seed
 from .rounding import (
-    STOCHASTIC_MODES,
     RoundMode,
-    _check_rbits,
-    _check_srbits,
     check_mode,
+    check_random,
     quantize_reference,
 )
 
@@ -250,18 +247,7 @@ def _check_args(
     elif arr.shape[ax] % b:
         raise ValueError(f"block size {b} does not divide axis {ax} of length {arr.shape[ax]}")
     m = check_mode(mode)
-    nb = _check_rbits(rbits, m) if m in STOCHASTIC_MODES else None
-    r_flat = None
-    s: int | None = None
-    if m in STOCHASTIC_MODES:
-        if srbits is not None:
-            if nb is None:
-                raise ValueError("srbits needs rbits (how many bits each srbits value holds)")
-            r_flat = _check_srbits(srbits, arr.shape, nb)
-        elif seed is None:
-            raise ValueError(f"stochastic mode {m.value!r} needs seed= or srbits=")
-        else:
-            s = check_seed(seed)
+    nb, s, r_flat = check_random(m, rbits, seed, srbits, arr.shape)
     return _Args(arr, spec, ax, m, nb, s, r_flat)
 
 

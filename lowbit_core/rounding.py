@@ -115,6 +115,29 @@ def _check_srbits(srbits: object, shape: tuple[int, ...], n: int) -> np.ndarray:
     return b.astype(np.uint64).reshape(-1)
 
 
+def check_random(
+    mode: RoundMode, rbits: object, seed: object, srbits: object, shape: tuple[int, ...]
+) -> tuple[int | None, int | None, np.ndarray | None]:
+    """Validate the random-bit arguments of a rounding call.
+
+    Returns ``(rbits, seed, flat srbits)``; all None for deterministic modes.
+
+    Raises:
+        ValueError: rbits out of range, srbits without rbits, out of range or of the wrong
+            shape, or a stochastic mode with neither seed nor srbits.
+    """
+    if mode not in STOCHASTIC_MODES:
+        return None, None, None
+    nb = _check_rbits(rbits, mode)
+    if srbits is not None:
+        if nb is None:
+            raise ValueError("srbits needs rbits (how many bits each srbits value holds)")
+        return nb, None, _check_srbits(srbits, shape, nb)
+    if seed is None:
+        raise ValueError(f"stochastic mode {mode.value!r} needs seed= or srbits=")
+    return nb, check_seed(seed), None
+
+
 class _Grid(NamedTuple):
     """Grid parameters shared by every backend."""
 
@@ -280,17 +303,7 @@ def quantize_reference(
     f = get_format(fmt)
     m = check_mode(mode)
     arr = _check_x(x)
-    nb = _check_rbits(rbits, m) if m in STOCHASTIC_MODES else None
-    r_flat: np.ndarray | None = None
-    if m in STOCHASTIC_MODES:
-        if srbits is not None:
-            if nb is None:
-                raise ValueError("srbits needs rbits (how many bits each srbits value holds)")
-            r_flat = _check_srbits(srbits, arr.shape, nb)
-        elif seed is None:
-            raise ValueError(f"stochastic mode {m.value!r} needs seed= or srbits=")
-        else:
-            seed = check_seed(seed)
+    nb, seed, r_flat = check_random(m, rbits, seed, srbits, arr.shape)
     g = grid_params(f)
 
     with np.errstate(invalid="ignore"):  # float32 signalling NaNs warn when widened
