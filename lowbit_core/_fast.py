@@ -17,6 +17,7 @@ from .rounding import (
     FEW_BIT_MODES,
     RoundDistribution,
     RoundMode,
+    _check_input_bits,
     _check_rbits,
     _check_x,
     check_mode,
@@ -104,10 +105,7 @@ def round_distribution(
     m = check_mode(mode)
     arr = _check_x(x)
     nb = _check_rbits(rbits, m) if m in FEW_BIT_MODES else None
-    if input_bits is not None and (
-        isinstance(input_bits, bool) or not isinstance(input_bits, int) or not 0 <= input_bits <= 60
-    ):
-        raise ValueError(f"input_bits={input_bits!r} out of range 0..60")
+    _check_input_bits(input_bits)
     res = mod.distribution_arrays(arr, f, m, nb, input_bits, bool(saturate))
     if res is None:  # a grid outside the kernel's power-of-two table: numpy handles it
         return None

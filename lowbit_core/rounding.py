@@ -115,6 +115,13 @@ def _check_srbits(srbits: object, shape: tuple[int, ...], n: int) -> np.ndarray:
     return b.astype(np.uint64).reshape(-1)
 
 
+def _check_input_bits(input_bits: object) -> None:
+    if input_bits is not None and (
+        isinstance(input_bits, bool) or not isinstance(input_bits, int) or not 0 <= input_bits <= 60
+    ):
+        raise ValueError(f"input_bits={input_bits!r} out of range 0..60")
+
+
 def check_random(
     mode: RoundMode, rbits: object, seed: object, srbits: object, shape: tuple[int, ...]
 ) -> tuple[int | None, int | None, np.ndarray | None]:
@@ -450,10 +457,7 @@ def round_distribution(
     m = check_mode(mode)
     arr = _check_x(x)
     nb = _check_rbits(rbits, m) if m in FEW_BIT_MODES else None
-    if input_bits is not None and (
-        isinstance(input_bits, bool) or not isinstance(input_bits, int) or not 0 <= input_bits <= 60
-    ):
-        raise ValueError(f"input_bits={input_bits!r} out of range 0..60")
+    _check_input_bits(input_bits)
     g = grid_params(f)
     with np.errstate(invalid="ignore"):  # float32 signalling NaNs warn when widened
         xf = arr.astype(np.float64).reshape(-1)
