@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import ml_dtypes
 import numpy as np
 import pytest
 
@@ -47,3 +48,26 @@ def rng() -> np.random.Generator:
 @pytest.fixture(params=SEEDS)
 def seed(request: pytest.FixtureRequest) -> int:
     return int(request.param)
+
+
+#: catalogue id (or custom name) -> ml_dtypes / numpy dtype with the same code layout
+ML_DTYPES: dict[str, object] = {
+    "float16": np.float16,
+    "bfloat16": ml_dtypes.bfloat16,
+    "float8_e5m2": ml_dtypes.float8_e5m2,
+    "float8_e4m3fn": ml_dtypes.float8_e4m3fn,
+    "float8_e4m3fnuz": ml_dtypes.float8_e4m3fnuz,
+    "float8_e5m2fnuz": ml_dtypes.float8_e5m2fnuz,
+    "float6_e3m2fn": ml_dtypes.float6_e3m2fn,
+    "float6_e2m3fn": ml_dtypes.float6_e2m3fn,
+    "float4_e2m1fn": ml_dtypes.float4_e2m1fn,
+    "float8_e8m0fnu": ml_dtypes.float8_e8m0fnu,
+    "e3m4": ml_dtypes.float8_e3m4,  # custom eXmY parse, IEEE specials, bias 3
+    "e4m3ieee": ml_dtypes.float8_e4m3,  # custom eXmY parse, IEEE specials, bias 7
+    "int2": ml_dtypes.int2,
+    "int4": ml_dtypes.int4,
+    "uint2": ml_dtypes.uint2,
+    "uint4": ml_dtypes.uint4,
+    "int8": np.int8,
+    "uint8": np.uint8,
+}

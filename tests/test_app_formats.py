@@ -3,9 +3,7 @@ data equals what lowbit_core computes for the same parameters, hostile links fal
 
 from __future__ import annotations
 
-import base64
 import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,28 +13,22 @@ from streamlit.testing.v1 import AppTest
 from lowbit_core.blocks import ScaleRule, quantize_blocks
 from lowbit_core.formats import FORMATS, decode, grid
 from lowbit_core.rounding import quantize
+from tests.apptools import open_page, plotly_array
 from ui.params import to_query
 from ui.params_formats import FormatsParams
 
 pytestmark = pytest.mark.app
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGE = "app_pages/formats.py"
 K = "formats."
 
 
 def _page(query: dict[str, Any] | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.switch_page(PAGE)
-    for k, v in (query or {}).items():
-        at.query_params[k] = v
-    return at.run()
+    return open_page(PAGE, query, timeout=120)
 
 
 def _arr(a: Any) -> np.ndarray:
-    if isinstance(a, dict):
-        return np.frombuffer(base64.b64decode(a["bdata"]), dtype=a["dtype"]).astype(float)
-    return np.asarray(a, dtype=float)
+    return plotly_array(a).astype(float)
 
 
 def _charts(at: AppTest) -> list[dict[str, Any]]:

@@ -3,9 +3,7 @@ equals lowbit_core's numbers, hostile links fall back, heavy settings wait for R
 
 from __future__ import annotations
 
-import base64
 import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,12 +11,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lowbit_core.experiments import grad_variance as gv
+from tests.apptools import open_page, plotly_array
 from ui.params import to_query
 from ui.params_grad_variance import GradVarianceParams
 
 pytestmark = pytest.mark.app
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGE = "app_pages/grad_variance.py"
 K = "grad_variance."
 # small, quick settings for most tests (the defaults are exercised by test_default_page_renders)
@@ -26,17 +24,11 @@ QUICK = GradVarianceParams(b_max=5, repeats=8, xr_bits=2, steps=20, train_seeds=
 
 
 def _page(query: dict[str, Any] | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=300)
-    at.switch_page(PAGE)
-    for k, v in (query or {}).items():
-        at.query_params[k] = v
-    return at.run()
+    return open_page(PAGE, query, timeout=300)
 
 
 def _arr(a: Any) -> np.ndarray:
-    if isinstance(a, dict):
-        return np.frombuffer(base64.b64decode(a["bdata"]), dtype=a["dtype"])
-    return np.asarray(a, dtype=float)
+    return plotly_array(a).astype(float)
 
 
 def _url(at: AppTest, key: str) -> list[str]:

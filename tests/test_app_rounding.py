@@ -6,10 +6,8 @@ The chart checks decode the plotly spec the page sent and recompute every number
 
 from __future__ import annotations
 
-import base64
 import json
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,20 +15,17 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lowbit_core.rounding import quantize, round_distribution
+from tests import apptools
 from ui.params import from_query
 
 pytestmark = pytest.mark.app
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 SCRIPT = "app_pages/rounding.py"
 FEW = ("srff", "srf", "src", "sro")
 
 
 def open_page(query: dict[str, Any] | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=180)
-    for k, v in (query or {}).items():
-        at.query_params[k] = v
-    at.switch_page(SCRIPT).run()
+    at = apptools.open_page(SCRIPT, query, timeout=180)
     assert not at.exception, at.exception[0].value if at.exception else ""
     return at
 
@@ -41,11 +36,7 @@ def url(at: AppTest) -> dict[str, list[str]]:
             for k, v in at.query_params.items()}
 
 
-def arr(a: Any) -> np.ndarray:
-    """A plotly spec array: plain list, or plotly>=6's {"dtype", "bdata"} base64 form."""
-    if isinstance(a, dict):
-        return np.frombuffer(base64.b64decode(a["bdata"]), dtype=a["dtype"])
-    return np.asarray(a)
+arr = apptools.plotly_array
 
 
 def charts(at: AppTest) -> list[dict[str, Any]]:

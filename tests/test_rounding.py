@@ -16,7 +16,6 @@ from fractions import Fraction
 from functools import cache
 from typing import Any
 
-import ml_dtypes
 import numpy as np
 import pytest
 from gfloat import RoundMode as GMode
@@ -26,7 +25,7 @@ from gfloat.types import Domain, FormatInfo
 from lowbit_core.formats import FloatFormat, IntFormat, Specials, get_format, grid
 from lowbit_core.rng import words
 from lowbit_core.rounding import RoundMode, quantize, round_distribution
-from tests.conftest import HALF_FLOATS, INTS, SMALL_FLOATS
+from tests.conftest import HALF_FLOATS, INTS, ML_DTYPES, SMALL_FLOATS
 
 # widening float32 signalling NaNs (random bit patterns) to float64 warns; harmless here
 pytestmark = pytest.mark.filterwarnings("ignore:invalid value encountered in cast:RuntimeWarning")
@@ -46,20 +45,7 @@ GMODES = {
     "sro": GMode.StochasticOdd,
     "sr": GMode.StochasticFastest,  # exact SR given N explicit bits is the truncating rule
 }
-ML = {
-    "float16": np.float16,
-    "bfloat16": ml_dtypes.bfloat16,
-    "float8_e5m2": ml_dtypes.float8_e5m2,
-    "float8_e4m3fn": ml_dtypes.float8_e4m3fn,
-    "float8_e4m3fnuz": ml_dtypes.float8_e4m3fnuz,
-    "float8_e5m2fnuz": ml_dtypes.float8_e5m2fnuz,
-    "float6_e3m2fn": ml_dtypes.float6_e3m2fn,
-    "float6_e2m3fn": ml_dtypes.float6_e2m3fn,
-    "float4_e2m1fn": ml_dtypes.float4_e2m1fn,
-    "float8_e8m0fnu": ml_dtypes.float8_e8m0fnu,
-    "e3m4": ml_dtypes.float8_e3m4,
-    "e4m3ieee": ml_dtypes.float8_e4m3,
-}
+ML = {k: v for k, v in ML_DTYPES.items() if not k.startswith(("int", "uint"))}
 NO_NAN = ["float4_e2m1fn", "float6_e3m2fn", "float6_e2m3fn"]
 GFLOAT_FORMATS = [
     *SMALL_FLOATS,
@@ -145,7 +131,7 @@ def random_inputs(name: str, n: int = 1_000_000) -> np.ndarray:
 
 def ml_cast(x: np.ndarray, name: str) -> np.ndarray:
     with np.errstate(invalid="ignore", over="ignore"):
-        return x.astype(ML[name]).astype(np.float32)
+        return x.astype(np.dtype(ML[name])).astype(np.float32)  # type: ignore[call-overload]
 
 
 def e8m0_ties(x: np.ndarray) -> np.ndarray:
