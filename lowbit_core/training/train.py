@@ -82,12 +82,19 @@ def _lr_factor(step: int, steps: int) -> float:
     return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t))
 
 
-def run(p: TrainParams, progress: Callable[[int, int], None] | None = None) -> TrainResult:
+def run(
+    p: TrainParams,
+    progress: Callable[[int, int], None] | None = None,
+    on_eval: Callable[[dict[str, object]], None] | None = None,
+) -> TrainResult:
     """Train ``p.task`` under ``p.recipe`` and return its loss curve.
 
     Args:
         p: the run's parameters.
-        progress: called as ``progress(step, steps)`` after each evaluation (for a progress bar).
+        progress: called as ``progress(step, steps)`` after every training step and evaluation
+            (for a progress bar).
+        on_eval: called with each new curve row (a dict over CURVE_COLUMNS) as soon as it is
+            measured (to stream a live curve).
 
     Returns:
         :class:`TrainResult`; the curve has a row at step 0 (before training) and every
@@ -126,6 +133,8 @@ def run(p: TrainParams, progress: Callable[[int, int], None] | None = None) -> T
             "train_loss": train_loss, "val_loss": vl, "val_metric": vm,
             "wall_time": time.perf_counter() - t0,
         })
+        if on_eval is not None:
+            on_eval(dict(rows[-1]))
         if progress is not None:
             progress(step, steps)
         return time.perf_counter() - te
@@ -149,6 +158,8 @@ def run(p: TrainParams, progress: Callable[[int, int], None] | None = None) -> T
         if (step + 1) % every == 0 or step + 1 == steps:
             eval_s += evaluate(step + 1, acc / n_acc)
             acc, n_acc = 0.0, 0
+        elif progress is not None:
+            progress(step + 1, steps)
     wall = time.perf_counter() - t0
     curve = pd.DataFrame(rows, columns=CURVE_COLUMNS)
     last = rows[-1]
