@@ -371,3 +371,28 @@ def test_every_function_on_the_stored_library():
         assert len(ft) == c["recipe"].nunique()
         fig = F.overhead_figure(design_space(c, task), labels)
         assert 1 <= len(fig.data) <= len(names)
+
+
+def test_loss_figure_without_bands():
+    fig = F.loss_figure(_curves(), ["fp32", "nvfp4"], LABELS, bands=False)
+    assert [t.name for t in fig.data] == ["FP32", "NVFP4 recipe"]
+    np.testing.assert_allclose(fig.data[0].y, _seeds("fp32").mean(axis=0), rtol=1e-15)
+
+
+def test_metric_title_from_the_metric_id_or_text():
+    for name in ("bits_per_char", "bits per char"):
+        fig = F.loss_figure(_curves(), ["fp32"], LABELS, y="val_metric", metric_name=name)
+        assert fig.layout.yaxis.title.text == "validation bits per character"
+
+
+def test_live_rows_without_library_columns_join_the_final_table():
+    # the page appends finished live runs (CURVE_COLUMNS only: no steps, no diverged flag) to
+    # library rows of mixed run lengths; they must be neither dropped nor flagged as diverged
+    c = _curves()
+    short = c[c["step"] <= 10].assign(steps=10)
+    live = _live().drop(columns="run").assign(recipe="live:abc", task="digits")
+    t = F.final_table(pd.concat([c, short, live], ignore_index=True), LABELS).set_index("recipe")
+    row = t.loc["live:abc"]
+    assert (row["seeds"], row["diverged"]) == (1, 0)
+    assert row["val_loss_mean"] == 0.4
+    assert row["gap_pct"] == pytest.approx(100 * (0.4 / 0.42 - 1), rel=1e-12)

@@ -141,14 +141,14 @@ def _prep(curves: pd.DataFrame) -> pd.DataFrame:
             f"curves hold several tasks {sorted(curves['task'].unique())}: pass one (select())"
         )
     c = curves
-    if "steps" in c.columns and c["steps"].nunique() > 1:
-        c = c[c["steps"] == c["steps"].max()]
+    if "steps" in c.columns and c["steps"].nunique() > 1:  # rows without steps (live) stay
+        c = c[c["steps"].isna() | (c["steps"] == c["steps"].max())]
     c = c.assign(recipe=c["recipe"].astype(str)).sort_values(["recipe", "seed", "step"])
     # 1. the first row after step 0 with a non-finite training loss marks a divergence
     bad = (c["step"] > 0) & ~_finite(c["train_loss"])
     first_bad = c[bad].groupby(["recipe", "seed"])["step"].min().rename("_first_bad")
     c = c.join(first_bad, on=["recipe", "seed"])
-    flag = c["diverged"].astype(bool) if "diverged" in c.columns else False
+    flag = c["diverged"].eq(True) if "diverged" in c.columns else False  # NaN: not flagged
     c = c.assign(_diverged=c["_first_bad"].notna() | flag)
     c["_diverged"] = c.groupby(["recipe", "seed"])["_diverged"].transform("any")
     # 2. drop that row and everything after it
@@ -194,6 +194,9 @@ def bands(curves: pd.DataFrame, x: str = "step", y: str = "val_loss") -> pd.Data
     wall = c.groupby(["recipe", "step"])["wall_time"].mean().rename("wall_time")
     g = g.join(wall, on=["recipe", "step"]).join(_diverged_seeds(c), on="recipe")
     return g.sort_values(["recipe", x]).reset_index(drop=True)[BAND_COLUMNS]
+
+
+_band_table = bands  # loss_figure's ``bands`` flag shadows the function there
 
 
 def gap_table(curves: pd.DataFrame, baseline: str = "fp32") -> pd.DataFrame:
@@ -321,6 +324,7 @@ def loss_figure(
     log_y: bool = False,
     title: str | None = None,
     metric_name: str | None = None,
+    bands: bool = True,
 ) -> go.Figure:
     """Seed-mean curve and min–max seed band per recipe, live runs dashed on top.
 
@@ -338,14 +342,16 @@ def loss_figure(
         live: optional live runs.
         log_y: logarithmic y axis.
         title: figure title (default from ``y``).
-        metric_name: the task's metric (``TaskSpec.metric``) for the y title when
-            ``y="val_metric"``.
+        metric_name: the task's metric (``TaskSpec.metric``, e.g. ``"bits_per_char"``) for
+            the y title when ``y="val_metric"``; other text is used as given.
+        bands: draw the min–max seed bands (off: mean lines only).
 
     Raises:
         ValueError: unknown ``x`` or ``y`` (see :func:`bands`).
     """
-    b = bands(curves, x, y)
-    ytitle = (METRIC_TITLES.get(metric_name or "", metric_name or "validation metric")
+    b = _band_table(curves, x, y)
+    key = (metric_name or "").strip().replace(" ", "_")
+    ytitle = (METRIC_TITLES.get(key, metric_name or "validation metric")
               if y == "val_metric" else Y_TITLES[y])
     title = title or f"{ytitle[0].upper()}{ytitle[1:]} (mean of seeds, band = min..max)"
     fmt = ".4g"
@@ -357,12 +363,13 @@ def loss_figure(
             continue
         c, name = color(r), _label(labels, r)
         xs = d[x].to_numpy(np.float64)
-        fig.add_trace(go.Scatter(
-            x=np.concatenate([xs, xs[::-1]]),
-            y=np.concatenate([d["max"].to_numpy(np.float64), d["min"].to_numpy(np.float64)[::-1]]),
-            fill="toself", fillcolor=_rgba(c, 0.15), line={"width": 0}, hoverinfo="skip",
-            showlegend=False, name=f"{name} band", legendgroup=r,
-        ))
+        if bands:
+            lo, hi = d["min"].to_numpy(np.float64), d["max"].to_numpy(np.float64)
+            fig.add_trace(go.Scatter(
+                x=np.concatenate([xs, xs[::-1]]), y=np.concatenate([hi, lo[::-1]]),
+                fill="toself", fillcolor=_rgba(c, 0.15), line={"width": 0}, hoverinfo="skip",
+                showlegend=False, name=f"{name} band", legendgroup=r,
+            ))
         fig.add_trace(go.Scatter(
             x=xs, y=d["mean"].to_numpy(np.float64), mode="lines", name=name, legendgroup=r,
             line={"color": c, "width": 3 if r in ("fp32", "bf16") else 2},
