@@ -262,6 +262,8 @@ def test_overhead_figure_points_and_error_bars():
     assert nv.x[0] == pytest.approx(20.0) and nv.y[0] == pytest.approx(100 * (0.46 / 0.42 - 1))
     assert nv.error_y.array[0] == pytest.approx(100 * 0.01 / 0.42, rel=1e-12)
     assert nv.text[0] == "NVFP4 recipe"
+    fig2 = F.overhead_figure(_design(), {**LABELS, "fp32": "FP32 (reference)"})
+    assert _trace(fig2, "FP32 (reference)").text[0] == "FP32"  # short text, full name in hover
     assert "MXFP4 (OCP)" in fig.layout.title.text  # named as not shown
     assert "%" in fig.layout.xaxis.title.text and "overhead" in fig.layout.xaxis.title.text
 

@@ -48,7 +48,7 @@ __all__ = [
 #: One colour per preset (``lowbit_core.training.recipes.RECIPES``); references black/grey.
 COLORS: dict[str, str] = {
     "fp32": "#000000", "bf16": "#7f7f7f", "fp8": "#1f77b4", "mxfp4": "#d62728",
-    "fp4_naive": "#8c564b", "nvfp4": "#2ca02c", "nvfp4_no_sr": "#ff7f0e",
+    "fp4_naive": "#e6ab02", "nvfp4": "#2ca02c", "nvfp4_no_sr": "#ff7f0e",
     "nvfp4_no_rht": "#9467bd", "nvfp4_no_2d": "#e377c2", "nvfp4_no_hp_last": "#bcbd22",
     "mxfp4_recipe": "#17becf",
 }
@@ -438,6 +438,25 @@ def gap_figure(
     return fig
 
 
+def _text_positions(xs: np.ndarray, ys: np.ndarray) -> list[str]:
+    """Label positions for markers sorted by x, so neighbours' labels overlap less: points
+    closer than 4% of the x span form a cluster; in it the highest is labelled above, the lowest
+    below, the others to the right and left in turn."""
+    span = max(float(np.ptp(xs)) if len(xs) > 1 else 1.0, 1e-12)
+    out = ["top center"] * len(xs)
+    start = 0
+    for i in range(1, len(xs) + 1):
+        if i < len(xs) and xs[i] - xs[i - 1] < 0.04 * span:
+            continue
+        members = sorted(range(start, i), key=lambda k: -ys[k])
+        if len(members) > 1:
+            out[members[-1]] = "bottom center"
+            for n, k in enumerate(members[1:-1]):
+                out[k] = ("middle right", "middle left")[n % 2]
+        start = i
+    return out
+
+
 def overhead_figure(
     design: pd.DataFrame, labels: Mapping[str, str], *, baseline: str = "fp32"
 ) -> go.Figure:
@@ -449,6 +468,7 @@ def overhead_figure(
     recipe's seed std on the same scale: ``100 * val_loss_std / L_base`` with
     ``L_base = val_loss / (1 + gap)``. Rows with a non-finite gap (a diverged seed) are listed in
     the title instead. Several run lengths: the longest; duplicate recipes: the first row.
+    Marker text is the label up to its first " (" (the full label is in the hover).
     """
     title = f"Loss gap to {_label(labels, baseline)} vs analytic overhead"
     need = ("recipe", "gap", "overhead", "val_loss", "val_loss_std")
@@ -465,8 +485,11 @@ def overhead_figure(
         return _empty(title)
     parts = [k for k in ("amax_ops", "scale_ops", "convert_ops", "rht_flops", "dequant_ops",
                          "random_bits") if k in d.columns]
+    d = d.sort_values("overhead")
+    xs_all = 100.0 * d["overhead"].to_numpy(np.float64)
+    pos = _text_positions(xs_all, d["gap"].to_numpy(np.float64))
     fig = go.Figure()
-    for _, row in d.iterrows():
+    for (_, row), where in zip(d.iterrows(), pos, strict=True):
         r = str(row["recipe"])
         gap = float(row["gap"])
         ref = float(row["val_loss"]) / (1.0 + gap)
@@ -475,7 +498,7 @@ def overhead_figure(
         extra = "".join(f"<br>{k}: {float(row[k]):.3g}" for k in parts)
         fig.add_trace(go.Scatter(
             x=[100.0 * float(row["overhead"])], y=[100.0 * gap], mode="markers+text",
-            name=name, text=[name], textposition="top center",
+            name=name, text=[name.split(" (")[0]], textposition=where, cliponaxis=False,
             marker={"color": color(r), "size": 11},
             error_y={"type": "data", "array": [err if np.isfinite(err) else 0.0],
                      "visible": bool(np.isfinite(err)), "color": color(r)},
@@ -486,7 +509,9 @@ def overhead_figure(
         title += f"<br><sup>not shown (diverged): {', '.join(skipped)}</sup>"
     fig.add_hline(y=0.0, line={"color": "#000000", "width": 1})
     fig.update_layout(title=title, showlegend=False, hovermode="closest", **_LAYOUT)
-    fig.update_xaxes(title="analytic overhead: extra ops per GEMM flop (%)", ticksuffix="%")
+    pad = 0.15 * max(float(np.ptp(xs_all)), 1.0)  # room for the labels at both ends
+    fig.update_xaxes(title="analytic overhead: extra ops per GEMM flop (%)", ticksuffix="%",
+                     range=[float(xs_all.min()) - pad, float(xs_all.max()) + pad])
     fig.update_yaxes(title="final validation-loss gap (%), ± seed std", ticksuffix="%")
     return fig
 
