@@ -120,10 +120,10 @@ def select(curves: pd.DataFrame, task: str, steps: int | None = None) -> pd.Data
         ValueError: ``steps`` is given but no run of ``task`` has that length.
     """
     c = curves[curves["task"] == task] if "task" in curves.columns else curves
-    if "steps" not in c.columns or c.empty:
+    if "steps" not in c.columns or not c["steps"].notna().any():
         return c.reset_index(drop=True)
     want = int(c["steps"].max()) if steps is None else int(steps)
-    if want not in set(c["steps"].astype(int)):
+    if want not in set(c["steps"].dropna().astype(int)):
         raise ValueError(f"steps={steps!r}: no {task!r} runs of that length")
     return c[c["steps"] == want].reset_index(drop=True)
 
