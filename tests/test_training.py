@@ -18,6 +18,7 @@ import pytest
 import torch
 
 import lowbit_core.torch as lt
+from lowbit_core import rng
 from lowbit_core.blocks import BlockSpec, ScaleRule, quantize_blocks_reference
 from lowbit_core.rounding import RoundMode, round_distribution
 from lowbit_core.training import library
@@ -124,10 +125,10 @@ def test_fake_quant_rne_matches_blocks_reference(spec: BlockSpec, tq: TensorQuan
 @pytest.mark.parametrize(("spec", "tq"), [c for c in BLOCK_CASES if not c[1].tile2d],
                          ids=lambda c: getattr(c, "describe", str)())
 def test_fake_quant_sr_matches_blocks_reference(spec: BlockSpec, tq: TensorQuant) -> None:
-    """Same random bits (the context's generator, C order) -> the same values as numpy."""
+    """Same random bits (the context's counter words 0.., C order) -> the same values as numpy."""
     x = _operand(4)
     got = fake_quant(x, replace(tq, mode=RoundMode.SR), QuantContext(seed=9)).numpy()
-    r = torch.randint(0, 2**32, x.shape, generator=_gen(9)).numpy()
+    r = rng.words(9, np.arange(x.numel())).reshape(x.shape)
     ref = quantize_blocks_reference(x.numpy(), spec, mode="sr", rbits=32, srbits=r).values
     np.testing.assert_array_equal(got, ref)
 

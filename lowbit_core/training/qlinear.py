@@ -15,9 +15,16 @@ Prop. 1 with Q' = 1 and the scale's derivative ignored). Master weights, the bia
 and the optimizer state stay FP32.
 
 Block scaling follows :mod:`lowbit_core.blocks` bit for bit (``quantize_blocks_reference``, same
-step order and float32 arithmetic) for finite inputs; only the random bits differ in origin:
-here they are drawn from a seeded ``torch.Generator`` and handed to the rounding as data.
-Exact SR ("sr") uses 32 random bits per element (bias below 2^-33 ulp).
+step order and float32 arithmetic) for finite inputs; only the random bits differ in indexing:
+they come from the lab's counter-based generator (:mod:`lowbit_core.rng`) with the context's
+seed, element ``k`` of a call (flat index in the padded block layout) taking word 0 of counter
+``ctx.offset + k``, and each call advancing ``ctx.offset`` by its padded element count. Exact SR
+("sr") uses the whole 32-bit word (bias below 2^-33 ulp); the few-bit modes its top ``rbits``.
+
+Backends: on CPU float32 tensors :func:`fake_quant` runs a fused numba kernel
+(``_fused.py``, bit-identical to the torch ops, tested) when numba is installed and the kernel
+covers the role; everything else (CUDA, other formats or modes, non-finite inputs) takes the
+torch path. :func:`set_backend` forces either one.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import cache
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -45,8 +53,10 @@ __all__ = [
     "TensorQuant",
     "fake_quant",
     "gemm_operands",
+    "get_backend",
     "hadamard_matrix",
     "quantize_elements",
+    "set_backend",
 ]
 
 #: Element "formats" that are not block scaled: FP32 passes through, BF16/FP16 are a cast (RNE).
@@ -148,19 +158,22 @@ class LayerQuant:
 class QuantContext:
     """Run-time state shared by the layers of one model: the random stream and the RHT signs.
 
-    One generator per run makes every stochastic rounding reproducible (the layers draw in a
-    fixed order); a single sign vector is shared by all layers for the whole run, as in the
-    NVFP4 recipe.
+    One counter stream per run makes every stochastic rounding reproducible (the layers draw
+    in a fixed order): a stochastic call takes the words ``rng.words(seed, offset + k)`` and
+    advances ``offset``. A single sign vector is shared by all layers for the whole run, as in
+    the NVFP4 recipe.
     """
 
-    seed: int = 0  #: seed of the SR random bits
+    seed: int = 0  #: seed of the SR random bits (0 .. 2^63-1)
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     rht_seed: int = 0  #: signs for sizes other than 16 (16 uses TransformerEngine's vector)
-    gen: torch.Generator = field(init=False)
+    offset: int = 0  #: counter of the next random word (advanced by every stochastic call)
     _h: dict[int, torch.Tensor] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.gen = torch.Generator(device=self.device).manual_seed(self.seed)
+        from ..rng import check_seed
+
+        self.seed = check_seed(self.seed)
 
     def rht(self, d: int) -> torch.Tensor:
         """The d x d orthogonal matrix ``diag(s) H_d / sqrt(d)`` (float32, on the device)."""
@@ -213,7 +226,15 @@ def _grid(name: str) -> _Grid:
 
 
 def _random_bits(shape: torch.Size, nbits: int, ctx: QuantContext, device: torch.device) -> Any:
-    return torch.randint(0, 1 << nbits, shape, generator=ctx.gen, dtype=torch.int64, device=device)
+    """``nbits`` random bits per element (int64): the top bits of the counter words
+    ``words(ctx.seed, ctx.offset + k)``, k the flat index in ``shape``; advances the offset."""
+    from .. import torch as lt
+
+    n = math.prod(shape)
+    idx = torch.arange(ctx.offset, ctx.offset + n, dtype=torch.int64, device=device)
+    ctx.offset += n
+    w = lt.words(ctx.seed, idx, 0)
+    return (w >> (32 - nbits) if nbits < 32 else w).reshape(shape)
 
 
 def quantize_elements(
@@ -287,6 +308,43 @@ def _pad_to(t: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
     return F.pad(t, (0, cols - c, 0, rows - r))
 
 
+_BACKENDS = ("auto", "torch", "numba")
+_backend = "auto"
+
+
+@cache
+def _fused_module() -> ModuleType | None:
+    """The fused numba kernel module, or None when numba is not installed (imported lazily)."""
+    try:
+        from . import _fused
+    except ImportError:
+        return None
+    return _fused
+
+
+def set_backend(name: str) -> str:
+    """Choose how :func:`fake_quant` runs; returns the previous choice.
+
+    ``"auto"`` (default): the fused numba kernel for CPU float32 tensors it covers, else torch;
+    ``"numba"``: the same, but numba must be installed; ``"torch"``: always the torch ops.
+
+    Raises:
+        ValueError: unknown name, or ``"numba"`` without numba.
+    """
+    global _backend
+    if name not in _BACKENDS:
+        raise ValueError(f"unknown backend {name!r}: use 'auto', 'torch' or 'numba'")
+    if name == "numba" and _fused_module() is None:
+        raise ValueError("backend 'numba' needs numba, which is not installed")
+    prev, _backend = _backend, name
+    return prev
+
+
+def get_backend() -> str:
+    """The current :func:`fake_quant` backend (``"auto"``, ``"torch"`` or ``"numba"``)."""
+    return _backend
+
+
 def fake_quant(t: torch.Tensor, q: TensorQuant, ctx: QuantContext | None = None) -> torch.Tensor:
     """Quantize-dequantize a 2-D float32 tensor with blocks along its last dimension.
 
@@ -302,7 +360,8 @@ def fake_quant(t: torch.Tensor, q: TensorQuant, ctx: QuantContext | None = None)
         ctx: random stream for stochastic modes (required when ``q`` is stochastic).
 
     Returns:
-        (R, K) float32 tensor on the grid ``q`` describes.
+        (R, K) float32 tensor on the grid ``q`` describes (a new tensor without autograd
+        history on the fused path: the layer's backward is the straight-through estimator).
 
     Raises:
         ValueError: a stochastic mode without ``ctx``, or ``t`` not 2-D.
@@ -315,6 +374,17 @@ def fake_quant(t: torch.Tensor, q: TensorQuant, ctx: QuantContext | None = None)
         raise ValueError(f"fake_quant takes a 2-D tensor, got shape {tuple(t.shape)}")
     if q.stochastic and ctx is None:
         raise ValueError(f"mode {q.mode.value!r} needs a QuantContext for its random bits")
+    if _backend != "torch" and t.dtype == torch.float32 and t.device.type == "cpu":
+        fm = _fused_module()
+        if fm is not None:
+            out: torch.Tensor | None = fm.fake_quant(t, q, ctx)
+            if out is not None:
+                return out
+    return _fake_quant_torch(t, q, ctx)
+
+
+def _fake_quant_torch(t: torch.Tensor, q: TensorQuant, ctx: QuantContext | None) -> torch.Tensor:
+    """The torch-ops path of :func:`fake_quant` (any device; arguments already checked)."""
     ef = get_format(q.elem)
     sf = get_format(q.scale_fmt)
     r0, k0 = t.shape
@@ -379,7 +449,8 @@ def _rotate(t: torch.Tensor, d: int, ctx: QuantContext) -> torch.Tensor:
     """``t`` (R, K) with each chunk of d along K multiplied by the RHT matrix (K zero-padded)."""
     r, k = t.shape
     tp = _pad_to(t, r, -(-k // d) * d)
-    return (tp.reshape(r, -1, d) @ ctx.rht(d)).reshape(r, -1)
+    # one (R K / d, d) @ (d, d) GEMM: a batched (R, K/d, d) @ H runs R tiny GEMMs on CPU
+    return (tp.reshape(-1, d) @ ctx.rht(d)).reshape(r, -1)
 
 
 def gemm_operands(
