@@ -20,8 +20,10 @@ order, so the two agree bit for bit (tested in ``tests/test_training_fused.py``)
    ``rng.words(seed, offset + k)``;
 6. ``q * S`` (``/ s_enc`` with a tensor scale).
 
-Only finite inputs are handled: the kernel returns False on a NaN or infinity (or an infinite
-scaled element) and the caller falls back to the torch path, which defines those cases.
+Only finite inputs are handled: the kernel returns False on a NaN or infinity and the caller
+falls back to the torch path, which defines those cases. (A finite input whose scaled value
+overflows to infinity rounds to the element format's max in both paths: ``floor``/``round`` of
+infinity is infinity, whatever the random bits, and the clamp takes it to max.)
 
 Importing this module imports numba (compiling nothing; kernels compile lazily and are cached
 on disk): :mod:`lowbit_core.training.qlinear` imports it lazily, with a fallback when numba is
@@ -152,7 +154,7 @@ def _k_fake_quant(
     xu: Any, out: Any, nk: Any, bh: Any, bw: Any, ip: Any, fp: Any, a0: Any, b0: Any, off: Any
 ) -> Any:
     """Quantize-dequantize ``x`` (flat (R, K) float32 bits ``xu``) into ``out`` (flat); False
-    on a non-finite input or scaled value (nothing else is checked).
+    on a non-finite input (nothing else is checked).
 
     Blocks are ``bh x bw`` tiles of the zero-padded matrix; element ``(u, v)`` of tile ``(i, j)``
     draws the random word of counter ``off + ((i * nbc + j) * bh + u) * bw + v``.
@@ -229,13 +231,11 @@ def _k_fake_quant(
                     np.float64(raw), _U32(0), gmb, gemin, gbias, gmaxp, gmaxn, gminp, gflags,
                     nbk.MODE_RNE, 1, True,
                 ))
-            # 4. encode factor; |x enc| <= amax enc must stay finite
+            # 4. encode factor (x enc may overflow to inf: it then rounds to +-max, as in torch)
             if sc == zero:
                 enc = zero
             else:
                 enc = min(_F32(one / _F32(sc * s_dec)), big)
-            if not _F32(amax * enc) <= big:
-                return False
             # 5-6. elements: round x enc, dequantize q S (/ s_enc)
             base = (i * nbc + j) * bh
             for r in range(r0, r1):
