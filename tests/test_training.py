@@ -411,21 +411,30 @@ def test_runs_are_deterministic_per_seed_on_cpu() -> None:
 
 @pytest.mark.slow
 def test_short_regression_runs_show_the_expected_ordering() -> None:
-    """Regression, 200 steps, seed 0 (the library's setting; seed-to-seed std ~2e-4 there).
+    """Regression, 200 steps, seed 0 (the library's setting).
 
     Reproduces: BF16 = FP32 within 0.5%; naive FP4 > 3% worse; removing SR from the NVFP4
     recipe hurts; MXFP4 is worse than NVFP4. Does *not* reproduce here (so not asserted): the
     NVFP4 recipe closing the naive-FP4 gap on this task (it does on digits, averaged over seeds).
+
+    MXFP4 vs NVFP4 is compared on the mean over seeds 0..5 (paired: the same data, init and
+    SR stream per seed): at seed 0 alone the two are 6e-5 apart since the SR bits come from the
+    counter RNG (they were drawn from torch.randint before), well inside the paired
+    seed-to-seed spread (~3e-3), so one seed cannot order them.
     """
-    loss = {
-        r: run(TrainParams(task="regression", recipe=r, seed=0, steps=200, device="cpu"))
-        .final_val_loss
-        for r in ["fp32", "bf16", "fp4_naive", "nvfp4", "nvfp4_no_sr", "mxfp4"]
-    }
+
+    def loss_of(r: str, seed: int = 0) -> float:
+        p = TrainParams(task="regression", recipe=r, seed=seed, steps=200, device="cpu")
+        return run(p).final_val_loss
+
+    loss = {r: loss_of(r) for r in ["fp32", "bf16", "fp4_naive", "nvfp4", "nvfp4_no_sr"]}
     assert abs(loss["bf16"] / loss["fp32"] - 1) < 0.005
     assert loss["fp4_naive"] > 1.03 * loss["fp32"]
     assert loss["nvfp4_no_sr"] > loss["nvfp4"]
-    assert loss["mxfp4"] > loss["nvfp4"]
+    seeds = range(6)
+    mx = [loss_of("mxfp4", s) for s in seeds]
+    nv = [loss["nvfp4"]] + [loss_of("nvfp4", s) for s in seeds[1:]]
+    assert np.mean(mx) > np.mean(nv)
 
 
 def test_master_weights_stay_fp32() -> None:
