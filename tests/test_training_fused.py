@@ -153,6 +153,30 @@ def test_fused_path_handles_non_contiguous_input() -> None:
     assert torch.equal(_bits(got), _bits(_check(x.T.contiguous(), q)))
 
 
+def test_bf16_cast_equals_torch_on_every_kind_of_float32() -> None:
+    """The fused bfloat16 role == ``t.to(bfloat16).to(float32)``: random bit patterns (all
+    finite float32 classes: subnormals, ties, values rounding to inf), -0.0 and +-inf; a NaN
+    falls back to torch's cast."""
+    g = torch.Generator().manual_seed(14)
+    bits = torch.randint(-(2**31), 2**31, (257, 64), generator=g, dtype=torch.int64)
+    x = bits.to(torch.int32).view(torch.float32).clone()
+    x[torch.isnan(x)] = 1.0
+    x[0, :8] = torch.tensor([0.0, -0.0, math.inf, -math.inf, 3.4e38, 0.0,
+                             1.0 + 2.0**-8, 1.0 + 3 * 2.0**-8])
+    x[0, 5] = torch.tensor([0xFF7F8000 - 2**32], dtype=torch.int32).view(torch.float32)[0]  # tie
+    q = TensorQuant(elem="bfloat16")
+    want = x.to(torch.bfloat16).to(torch.float32)
+    got = _fused.cast_bf16(x)
+    assert got is not None and torch.equal(_bits(got), _bits(want))
+    assert torch.equal(_bits(fake_quant(x.T, q)), _bits(want.T))
+    assert torch.isinf(want[0, 4:6]).all()  # the overflow cases are in the data
+    x[3, 3] = math.nan
+    assert _fused.cast_bf16(x) is None
+    with backend("torch"):
+        want_nan = fake_quant(x, q)
+    assert torch.equal(_bits(fake_quant(x, q)), _bits(want_nan))
+
+
 # --- random bits and offsets --------------------------------------------------------------------
 
 

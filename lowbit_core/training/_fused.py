@@ -40,6 +40,9 @@ from typing import Any
 import numba
 import numpy as np
 import torch
+from numba import carray as _carray  # type: ignore[attr-defined]
+from numba import types
+from numba.extending import intrinsic
 
 from .. import _numba as nbk
 from ..blocks import ScaleRule, elem_emax
@@ -47,7 +50,7 @@ from ..formats import FloatFormat, get_format
 from ..rng import key
 from ..rounding import RoundMode
 
-__all__ = ["covers", "fake_quant"]
+__all__ = ["cast_bf16", "covers", "fake_quant"]
 
 _kernel = numba.njit(nogil=True, cache=True, error_model="numpy")
 _scalar = numba.njit(nogil=True, cache=True, error_model="numpy")
@@ -68,6 +71,22 @@ _I_GMB, _I_GEMIN, _I_GBIAS, _I_GFLAGS = 6, 7, 8, 9
 _I_EMB, _I_EEMIN, _I_EEMAX, _I_MODE, _I_NBITS, _I_TS = 10, 11, 12, 13, 14, 15
 # fp (float64) slots: float32 constants are stored exactly
 _F_TSC, _F_INVE, _F_EMAX, _F_SMAX, _F_SMIN, _F_GMAXP, _F_GMAXN, _F_GMINP = 0, 1, 2, 3, 4, 5, 6, 7
+
+
+# --- raw data pointers (torch's data_ptr(): no numpy views to build per call) -------------------
+
+
+def _u32_ptr_typing(typingctx: Any, addr: Any) -> Any:
+    """An integer address as a ``uint32*`` (for ``numba.carray``)."""
+    sig = types.CPointer(types.uint32)(addr)  # type: ignore[no-untyped-call]
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        return builder.inttoptr(args[0], context.get_value_type(signature.return_type))
+
+    return sig, codegen
+
+
+_u32_ptr: Any = intrinsic(_u32_ptr_typing)
 
 
 # --- scalar pieces -------------------------------------------------------------------------------
@@ -151,15 +170,17 @@ def _rne_scalar(s: Any, mbits: Any, emin: Any, emax: Any, gmax: Any) -> Any:
 
 @_kernel
 def _k_fake_quant(
-    xu: Any, out: Any, nk: Any, bh: Any, bw: Any, ip: Any, fp: Any, a0: Any, b0: Any, off: Any
+    xaddr: Any, oaddr: Any, nr: Any, nk: Any, bh: Any, bw: Any, ip: Any, fp: Any, a0: Any,
+    b0: Any, off: Any,
 ) -> Any:
-    """Quantize-dequantize ``x`` (flat (R, K) float32 bits ``xu``) into ``out`` (flat); False
-    on a non-finite input (nothing else is checked).
+    """Quantize-dequantize ``x`` (C-contiguous (R, K) float32 at address ``xaddr``) into the
+    (R, K) float32 buffer at ``oaddr``; False on a non-finite input (nothing else is checked).
 
     Blocks are ``bh x bw`` tiles of the zero-padded matrix; element ``(u, v)`` of tile ``(i, j)``
     draws the random word of counter ``off + ((i * nbc + j) * bh + u) * bw + v``.
     """
-    nr = xu.size // nk
+    xu = _carray(_u32_ptr(xaddr), nr * nk)
+    out = _carray(_u32_ptr(oaddr), nr * nk).view(np.float32)
     nbr = (nr + bh - 1) // bh
     nbc = (nk + bw - 1) // bw
     rule, emax_e, skind = ip[_I_RULE], ip[_I_EMAXE], ip[_I_SKIND]
@@ -256,6 +277,22 @@ def _k_fake_quant(
     return True
 
 
+@_kernel
+def _k_bf16(xaddr: Any, oaddr: Any, n: Any) -> Any:
+    """float32 -> bfloat16 -> float32 on the bit images of ``n`` values at ``xaddr`` into
+    ``oaddr`` (RNE as torch's cast: add ``0x7FFF + lsb`` and truncate); False if the input
+    holds a NaN (nothing written then matters: the caller uses the torch cast)."""
+    xu = _carray(_u32_ptr(xaddr), n)
+    ou = _carray(_u32_ptr(oaddr), n)
+    nan = _U32(0)
+    for i in range(_U64(xu.size)):
+        b = _U32(xu[i])
+        nan |= _U32(1) if _U32(b & _U32(0x7FFFFFFF)) > _U32(0x7F800000) else _U32(0)
+        ou[i] = _U32(_U32(b + _U32(0x7FFF) + _U32(_U32(b >> _U32(16)) & _U32(1)))
+                     & _U32(0xFFFF0000))
+    return nan == _U32(0)
+
+
 # --- Python side ---------------------------------------------------------------------------------
 
 
@@ -325,6 +362,18 @@ def _keys(seed: int) -> tuple[np.uint32, np.uint32]:
     return _U32(a), _U32(b)
 
 
+def cast_bf16(t: torch.Tensor) -> torch.Tensor | None:
+    """``t.to(bfloat16).to(float32)`` for a CPU float32 tensor, or None (NaN present)."""
+    if t.requires_grad:
+        t = t.detach()
+    if not t.is_contiguous():
+        t = t.contiguous()
+    out = torch.empty(t.shape, dtype=torch.float32)
+    if not _k_bf16(t.data_ptr(), out.data_ptr(), t.numel()):
+        return None
+    return out
+
+
 def covers(q: Any) -> bool:
     """Whether the kernel handles TensorQuant ``q`` (for finite CPU float32 2-D inputs)."""
     return _plan(q) is not None
@@ -361,8 +410,7 @@ def fake_quant(t: torch.Tensor, q: Any, ctx: Any) -> torch.Tensor | None:
     else:
         a0 = b0 = _U32(0)
         off = 0
-    xu = t.numpy().reshape(-1).view(np.uint32)
-    if not _k_fake_quant(xu, out.numpy().reshape(-1), nk, bh, bw, p.ip, p.fp, a0, b0,
+    if not _k_fake_quant(t.data_ptr(), out.data_ptr(), nr, nk, bh, bw, p.ip, p.fp, a0, b0,
                          _U64(off)):
         return None
     if p.stochastic:

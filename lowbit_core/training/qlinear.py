@@ -368,18 +368,23 @@ def fake_quant(t: torch.Tensor, q: TensorQuant, ctx: QuantContext | None = None)
     """
     if q.elem == "float32":
         return t
+    fused = _backend != "torch" and t.dtype == torch.float32 and t.device.type == "cpu"
     if q.elem in _TORCH_DT:
+        if fused and q.elem == "bfloat16" and t.numel():
+            fm = _fused_module()
+            out: torch.Tensor | None = None if fm is None else fm.cast_bf16(t)
+            if out is not None:
+                return out
         return t.to(_TORCH_DT[q.elem]).to(t.dtype)
     if t.ndim != 2:
         raise ValueError(f"fake_quant takes a 2-D tensor, got shape {tuple(t.shape)}")
     if q.stochastic and ctx is None:
         raise ValueError(f"mode {q.mode.value!r} needs a QuantContext for its random bits")
-    if _backend != "torch" and t.dtype == torch.float32 and t.device.type == "cpu":
+    if fused:
         fm = _fused_module()
-        if fm is not None:
-            out: torch.Tensor | None = fm.fake_quant(t, q, ctx)
-            if out is not None:
-                return out
+        res: torch.Tensor | None = None if fm is None else fm.fake_quant(t, q, ctx)
+        if res is not None:
+            return res
     return _fake_quant_torch(t, q, ctx)
 
 
