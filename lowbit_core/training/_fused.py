@@ -170,17 +170,19 @@ def _rne_scalar(s: Any, mbits: Any, emin: Any, emax: Any, gmax: Any) -> Any:
 
 @_kernel
 def _k_fake_quant(
-    xaddr: Any, oaddr: Any, nr: Any, nk: Any, bh: Any, bw: Any, ip: Any, fp: Any, a0: Any,
-    b0: Any, off: Any,
+    xaddr: Any, oaddr: Any, nr: Any, nk: Any, ostride: Any, bh: Any, bw: Any, ip: Any, fp: Any,
+    a0: Any, b0: Any, off: Any,
 ) -> Any:
     """Quantize-dequantize ``x`` (C-contiguous (R, K) float32 at address ``xaddr``) into the
-    (R, K) float32 buffer at ``oaddr``; False on a non-finite input (nothing else is checked).
+    float32 buffer at ``oaddr`` (rows ``ostride >= K`` apart, at least R of them); False on a
+    non-finite input (nothing else is checked).
 
     Blocks are ``bh x bw`` tiles of the zero-padded matrix; element ``(u, v)`` of tile ``(i, j)``
     draws the random word of counter ``off + ((i * nbc + j) * bh + u) * bw + v``.
     """
     xu = _carray(_u32_ptr(xaddr), nr * nk)
-    out = _carray(_u32_ptr(oaddr), nr * nk).view(np.float32)
+    out = _carray(_u32_ptr(oaddr), nr * ostride).view(np.float32)
+    osu = _U64(ostride)
     nbr = (nr + bh - 1) // bh
     nbc = (nk + bw - 1) // bw
     rule, emax_e, skind = ip[_I_RULE], ip[_I_EMAXE], ip[_I_SKIND]
@@ -261,11 +263,12 @@ def _k_fake_quant(
             base = (i * nbc + j) * bh
             for r in range(r0, r1):
                 row = _U64(r) * nku
+                orow = _U64(r) * osu
                 if mode == M_RNE:
                     for c in range(c0, c1):
                         s = _F32(_U32(xu[row + c]).view(np.float32) * enc)
                         v = _F32(_q_rne(s, emb, e_lo, e_hi, elem_max) * sc)
-                        out[row + c] = _F32(v / s_enc) if use_ts else v
+                        out[orow + c] = _F32(v / s_enc) if use_ts else v
                 else:
                     kr = off + _U64((base + r - r0) * bw) - c0
                     for c in range(c0, c1):
@@ -273,7 +276,7 @@ def _k_fake_quant(
                         w = _U32(_word(kr + c, a0, b0) >> rshift)
                         q = _q_sr(s, emb, e_lo, e_hi, elem_max, src, two_nb, w)
                         v = _F32(q * sc)
-                        out[row + c] = _F32(v / s_enc) if use_ts else v
+                        out[orow + c] = _F32(v / s_enc) if use_ts else v
     return True
 
 
@@ -363,12 +366,15 @@ def _keys(seed: int) -> tuple[np.uint32, np.uint32]:
 
 
 def cast_bf16(t: torch.Tensor) -> torch.Tensor | None:
-    """``t.to(bfloat16).to(float32)`` for a CPU float32 tensor, or None (NaN present)."""
+    """``t.to(bfloat16).to(float32)`` for a CPU float32 tensor, or None (NaN present).
+
+    The result has the strides torch's cast gives (a transposed input stays transposed), so
+    GEMMs downstream see the same layout (BLAS summation order can depend on it)."""
     if t.requires_grad:
         t = t.detach()
-    if not t.is_contiguous():
-        t = t.contiguous()
-    out = torch.empty(t.shape, dtype=torch.float32)
+    if not (t.is_contiguous() or (t.ndim == 2 and t.T.is_contiguous())):
+        return None  # other layouts: torch's cast
+    out = torch.empty_like(t)  # same strides: the map runs over memory order
     if not _k_bf16(t.data_ptr(), out.data_ptr(), t.numel()):
         return None
     return out
@@ -403,16 +409,22 @@ def fake_quant(t: torch.Tensor, q: Any, ctx: Any) -> torch.Tensor | None:
         t = t.detach()
     if not t.is_contiguous():
         t = t.contiguous()
-    out = torch.empty((nr, nk), dtype=torch.float32)
+    # the torch path's result is a view of the padded (rows, cols) buffer: same strides here
+    if b == 0:
+        full = torch.empty((nr, nk), dtype=torch.float32)
+    elif p.tile2d:
+        full = torch.empty((-(-nr // b) * b, -(-nk // b) * b), dtype=torch.float32)
+    else:
+        full = torch.empty((nr, -(-nk // b) * b), dtype=torch.float32)
     if p.stochastic:
         a0, b0 = _keys(ctx.seed)
         off = ctx.offset
     else:
         a0 = b0 = _U32(0)
         off = 0
-    if not _k_fake_quant(t.data_ptr(), out.data_ptr(), nr, nk, bh, bw, p.ip, p.fp, a0, b0,
-                         _U64(off)):
+    if not _k_fake_quant(t.data_ptr(), full.data_ptr(), nr, nk, full.shape[1], bh, bw, p.ip, p.fp,
+                         a0, b0, _U64(off)):
         return None
     if p.stochastic:
         ctx.offset = off + (-(-nr // bh) * bh) * (-(-nk // bw) * bw)
-    return out
+    return full if full.shape[0] == nr and full.shape[1] == nk else full[:nr, :nk]
