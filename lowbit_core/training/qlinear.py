@@ -22,9 +22,10 @@ seed, element ``k`` of a call (flat index in the padded block layout) taking wor
 ("sr") uses the whole 32-bit word (bias below 2^-33 ulp); the few-bit modes its top ``rbits``.
 
 Backends: on CPU float32 tensors :func:`fake_quant` runs a fused numba kernel
-(``_fused.py``, bit-identical to the torch ops, tested) when numba is installed and the kernel
-covers the role; everything else (CUDA, other formats or modes, non-finite inputs) takes the
-torch path. :func:`set_backend` forces either one.
+(``_fused.py``, bit-identical to the torch ops and with the same result strides, tested) when
+numba is installed and the kernel covers the role (FP4/FP6/FP8 elements with RNE, SR, SRFF or
+SRC, any float scale format; the BF16 cast); everything else (CUDA, other formats or modes,
+non-finite inputs) takes the torch path. :func:`set_backend` forces either one.
 """
 
 from __future__ import annotations
