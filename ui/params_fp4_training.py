@@ -52,7 +52,7 @@ class FP4TrainingParams:
     baseline: str = field(default="fp32", metadata=choice(BASELINES))
     x: str = field(default="step", metadata=choice(tuple(X_AXES)))
     y: str = field(default="val_loss", metadata=choice(tuple(Y_AXES)))
-    log_y: bool = False
+    log_y: bool = True  #: losses fall by 10-20x; the gaps are visible on a log axis
     bands: bool = True  #: min-max band over the seeds
     # the editable recipe (defaults: the NVFP4 paper's recipe)
     c_elem: str = field(default="float4_e2m1fn", metadata=choice(tuple(ELEMENTS)))

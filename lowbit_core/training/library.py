@@ -2,6 +2,7 @@
 
     python -m lowbit_core.training.library                 # everything (resumable)
     python -m lowbit_core.training.library --tasks digits regression --steps 200
+    python -m lowbit_core.training.library --threads 2        # torch CPU threads (default 1)
 
 Finished runs (same recipe, task, seed and planned steps) are skipped, and the table is
 rewritten after every run, so an interrupted regeneration resumes where it stopped. The page
@@ -128,7 +129,7 @@ def design_space(curves: pd.DataFrame, task: str, reference: str = "fp32") -> pd
     """Loss gap beside the analytic overhead for each recipe of ``task`` (paper (c)'s view)."""
     s = summary(curves, reference)
     s = s[s["task"] == task]
-    o = overhead_table(task, list(s["recipe"]))
+    o = overhead_table(task, list(dict.fromkeys(s["recipe"])))
     return s.merge(o, on=["recipe", "task"])
 
 
@@ -140,7 +141,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=0, help="steps per run (0: task default)")
     ap.add_argument("--out", type=Path, default=CURVES_PATH)
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch CPU threads (default 1, as the page's live-run workers use on a "
+                         "2-core machine, so a live run of a library config repeats its curve)")
     a = ap.parse_args(argv)
+    if a.threads < 1:
+        ap.error(f"--threads={a.threads} must be >= 1")
+    import torch
+
+    torch.set_num_threads(a.threads)
     t0 = time.perf_counter()
     table = regenerate(a.tasks, a.recipes, a.seeds, a.steps, a.out, a.device)
     print(f"{len(table)} rows in {a.out} ({time.perf_counter() - t0:.0f} s)")

@@ -88,7 +88,7 @@ class JobSnapshot:
     rows: tuple[dict[str, object], ...]  #: curve rows so far (CURVE_COLUMNS)
     error: str  #: why a run failed
     wall_s: float  #: seconds the run has been training (so far, or in total)
-    result: dict[str, object]  #: final figures of a finished run (TrainResult fields)
+    result: dict[str, Any]  #: final figures of a finished run (TrainResult fields)
 
     @property
     def fraction(self) -> float:
@@ -112,7 +112,7 @@ class _Job:
     error: str = ""
     started: float = 0.0
     finished: float = 0.0
-    result: dict[str, object] = field(default_factory=dict)
+    result: dict[str, Any] = field(default_factory=dict)
     proc: Any = None
     cancelled: bool = False
 

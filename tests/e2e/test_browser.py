@@ -62,3 +62,23 @@ def test_home_lists_the_pages(server: str, page: Any) -> None:
     page.get_by_role("heading", name="Low-Bit Lab").wait_for(timeout=TIMEOUT)
     page.get_by_text("Round one number many ways").wait_for(timeout=TIMEOUT)
     page.screenshot(path=str(OUT / "home.png"))
+
+
+def test_fp4_training_deep_link_and_live_run(server: str, page: Any) -> None:
+    """A cold deep link draws the library curves; Run trains in the worker pool, shows its
+    progress and overlays the finished curve (dashed) on the first chart."""
+    link = ("/fp4_training?task=regression&recipes=fp32&recipes=nvfp4&run_recipe=fp4_naive"
+            "&run_steps=60&run_seed=11")
+    page.goto(server + link, timeout=TIMEOUT)
+    page.get_by_role("heading", name=re.compile("FP4 training")).wait_for(timeout=TIMEOUT)
+    _wait_for_charts(page, 4)
+    q = _query(page.url)
+    assert q["task"] == ["regression"] and q["recipes"] == ["fp32", "nvfp4"]
+    assert q["run_steps"] == ["60"] and q["v"] == ["1"]
+    page.get_by_role("button", name=re.compile("Run")).first.click()
+    page.get_by_text(re.compile(r"seed 11 · 60 steps: done in")).wait_for(timeout=TIMEOUT)
+    legend = page.locator(".js-plotly-plot").first.locator(".legendtext").all_text_contents()
+    assert any(t.startswith("live:") and "seed 11" in t for t in legend), legend
+    page.set_viewport_size({"width": 1400, "height": 3000})
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(OUT / "fp4_training_live_run.png"))
