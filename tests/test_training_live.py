@@ -6,6 +6,7 @@ import math
 import time
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -243,3 +244,30 @@ def test_a_failing_run_reports_its_error() -> None:
         assert snap.state is JobState.DONE
     else:
         assert snap.state is JobState.FAILED and snap.error  # torch's "no CUDA" message
+
+
+@pytest.mark.slow
+def test_workers_do_not_rerun_the_parents_main_script(tmp_path: Path) -> None:
+    """Inside Streamlit, ``__main__`` is the app script: a worker must not execute it again.
+
+    A stand-in main module whose script leaves a marker file when executed is installed as
+    ``__main__`` while a run starts; stock multiprocessing would run it in the worker.
+    """
+    import sys
+    import types
+
+    marker = tmp_path / "main_ran"
+    script = tmp_path / "fake_app.py"
+    script.write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    fake = types.ModuleType("__main__")
+    fake.__file__ = str(script)
+    fake.__spec__ = None
+    real = sys.modules["__main__"]
+    pool = TrainPool(workers=1, threads=1, warm=False)
+    sys.modules["__main__"] = fake
+    try:
+        snap = pool.wait(pool.submit(_short(steps=4), "gina"), timeout=120)
+    finally:
+        sys.modules["__main__"] = real
+    assert snap is not None and snap.state is JobState.DONE, snap and snap.error
+    assert not marker.exists()

@@ -21,8 +21,10 @@ one core, which leaves the other core to the web server. Nothing here imports st
 from __future__ import annotations
 
 import hashlib
+import io
 import multiprocessing as mp
 import os
+import sys
 import threading
 import time
 import traceback
@@ -30,7 +32,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from multiprocessing import forkserver, popen_forkserver, reduction, spawn, util
 from multiprocessing.connection import Connection
+from multiprocessing.context import set_spawning_popen  # type: ignore[attr-defined]
 from typing import Any
 
 import pandas as pd
@@ -123,7 +127,7 @@ def _noop() -> None:
 
 def warm_up() -> None:
     """Start the forkserver and wait for its preload (a few seconds, once per server)."""
-    proc = _context().Process(target=_noop, daemon=True)
+    proc = _process(_noop, (), "lowbit-train-warm-up")
     proc.start()
     proc.join()
 
@@ -160,17 +164,58 @@ _CTX_LOCK = threading.Lock()
 _CTX: Any = None
 
 
+class _NoMainPopen(popen_forkserver.Popen):  # type: ignore[misc,name-defined]
+    """A forkserver start that does not make the child re-run the parent's ``__main__``.
+
+    multiprocessing asks every child to import the parent's main script (as ``__mp_main__``)
+    so that objects defined there unpickle. Inside Streamlit, ``__main__`` is the *app script*
+    (the script runner installs it there), so each run would execute ``app.py`` again in bare
+    mode: about a second per run, and Streamlit calls in a worker. The workers' targets live in
+    importable modules, so the main script is not needed. This is CPython 3.11-3.13's
+    ``popen_forkserver.Popen._launch`` with the two main-module keys removed.
+    """
+
+    def _launch(self, process_obj: Any) -> None:
+        prep_data = spawn.get_preparation_data(process_obj._name)
+        prep_data.pop("init_main_from_path", None)
+        prep_data.pop("init_main_from_name", None)
+        buf = io.BytesIO()
+        set_spawning_popen(self)
+        try:
+            reduction.dump(prep_data, buf)
+            reduction.dump(process_obj, buf)
+        finally:
+            set_spawning_popen(None)
+        self.sentinel, w = forkserver.connect_to_new_process(self._fds)  # type: ignore[attr-defined]
+        _parent_w = os.dup(w)
+        self.finalizer = util.Finalize(
+            self, util.close_fds, (_parent_w, self.sentinel)  # type: ignore[attr-defined]
+        )
+        with open(w, "wb", closefd=True) as f:
+            f.write(buf.getbuffer())
+        self.pid = forkserver.read_signed(self.sentinel)
+
+
+#: the private multiprocessing API _NoMainPopen relies on is the same in these versions
+_NO_MAIN_OK = sys.version_info[:2] in ((3, 11), (3, 12), (3, 13))
+
+
+def _process(target: Any, args: tuple[Any, ...], name: str) -> Any:
+    """A daemon worker process from the forkserver (see :class:`_NoMainPopen`)."""
+    proc = _context().Process(target=target, args=args, daemon=True, name=name)
+    if _NO_MAIN_OK:
+        proc._Popen = _NoMainPopen  # instance attribute shadows the class's staticmethod
+    return proc
+
+
 def _context() -> Any:
     """The forkserver context, with the training code preloaded into the server (once)."""
     global _CTX
     with _CTX_LOCK:
         if _CTX is None:
             ctx = mp.get_context("forkserver")
-            # torch._dynamo: torch.optim imports it on first use (2-3 s), once per process
-            ctx.set_forkserver_preload(
-                ["torch", "torch._dynamo", "torch.optim", "lowbit_core.training.pool",
-                 "lowbit_core.training.train", "lowbit_core.training.tasks"]
-            )
+            # torch, the training code and the fused kernels, loaded once (see _preload)
+            ctx.set_forkserver_preload(["lowbit_core.training._preload"])
             _CTX = ctx
         return _CTX
 
@@ -332,12 +377,8 @@ class TrainPool:
             ).start()
 
     def _launch(self, key: str, p: TrainParams) -> None:
-        ctx = _context()
-        parent, child = ctx.Pipe(duplex=False)
-        proc = ctx.Process(
-            target=self._runner, args=(p, self.threads, child), daemon=True,
-            name=f"lowbit-train-{key}",
-        )
+        parent, child = _context().Pipe(duplex=False)
+        proc = _process(self._runner, (p, self.threads, child), f"lowbit-train-{key}")
         try:
             proc.start()
         except Exception as exc:  # e.g. out of processes: report, keep the pool usable
