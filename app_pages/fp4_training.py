@@ -166,12 +166,9 @@ def _live_panel() -> None:
 st.header("1 · Loss curves", divider="gray")
 metric_name = spec.metric.replace("_", " ")
 with common.expected_errors():
-    fig = figs.loss_figure(
-        lib_task, shown, labels, x=p.x, y=p.y, live=live, log_y=p.log_y, bands=p.bands,
-        metric_name=metric_name,
-    )
-    common.chart(fig, pd.concat([lib_task[lib_task["recipe"].isin(shown)], live])
-                 if live is not None else lib_task[lib_task["recipe"].isin(shown)],
+    fig = cft.loss_figure(p.task, tuple(shown), p.x, p.y, p.log_y, p.bands, metric_name, live)
+    data = lib_task[lib_task["recipe"].isin(shown)]
+    common.chart(fig, pd.concat([data, live]) if live is not None else data,
                  f"fp4_curves_{p.task}")
 st.caption(
     f"{spec.label}: {spec.steps} steps, batch {spec.batch_size}, Adam (peak lr {spec.lr:g}, "
@@ -280,9 +277,8 @@ panel()
 
 st.header(f"3 · Gap to {p.baseline.upper()} over training", divider="gray")
 with common.expected_errors():
-    gap_tab = figs.gap_table(lib_task[lib_task["recipe"].isin(shown)], p.baseline)
-    common.chart(figs.gap_figure(lib_task, shown, labels, p.baseline, live=live), gap_tab,
-                 f"fp4_gap_{p.task}")
+    gap_fig, gap_tab = cft.gap(p.task, tuple(shown), p.baseline, live)
+    common.chart(gap_fig, gap_tab, f"fp4_gap_{p.task}")
 st.caption(
     "Relative validation-loss gap of the seed means, 100·(L/L_baseline − 1) at each "
     "evaluation, the measure the NVFP4 paper reports (its 12B model: below 1% during the "
@@ -291,13 +287,13 @@ st.caption(
 
 st.header("4 · Final gaps", divider="gray")
 finished = [s for s in snaps if s.params.task == p.task and s.state.value == "done"]
-table_curves = lib_task[lib_task["recipe"].isin(shown)]
+live_done: pd.DataFrame | None = None
+live_labels: tuple[tuple[str, str], ...] = ()
 if finished:
     live_done = pd.concat([s.curve().assign(recipe=f"live:{s.key[:6]}") for s in finished])
-    labels.update({f"live:{s.key[:6]}": "live: " + _run_label(s) for s in finished})
-    table_curves = pd.concat([table_curves, live_done], ignore_index=True)
+    live_labels = tuple((f"live:{s.key[:6]}", "live: " + _run_label(s)) for s in finished)
 with common.expected_errors():
-    final = figs.final_table(table_curves, labels, p.baseline)
+    final = cft.final_table(p.task, tuple(shown), p.baseline, live_done, live_labels)
     nf = st.column_config.NumberColumn
     st.dataframe(
         final[["label", "seeds", "val_loss", "metric_mean", "gap_pct", "noise", "wall_time_s",
@@ -320,9 +316,8 @@ st.caption(
 
 st.header("5 · Cost against benefit", divider="gray")
 with common.expected_errors():
-    d = cft.design(p.task)
-    d = d[d["recipe"].isin(shown)]
-    common.chart(figs.overhead_figure(d, labels), d, f"fp4_overhead_{p.task}")
+    ofig, d = cft.overhead_figure(p.task, tuple(shown))
+    common.chart(ofig, d, f"fp4_overhead_{p.task}")
 st.caption(
     "Extra work per training step that each recipe's quantization adds to the GEMMs (amax, "
     "scale computation, conversion, dequantization, Hadamard transforms; counted analytically "
@@ -360,7 +355,7 @@ with st.container(border=True):
     st.caption("Values reported by the NVFP4 paper for billion-parameter models trained on "
                "trillions of tokens; the lab cannot run these. Shown for reference, apart from "
                "the lab's own measurements above.")
-    st.plotly_chart(figs.literature_figure(), config=common.PLOTLY_CONFIG,
+    st.plotly_chart(cft.literature_figure(), config=common.PLOTLY_CONFIG,
                     key="chart.fp4_literature")
     lit = figs.LITERATURE
     st.dataframe(

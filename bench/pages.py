@@ -40,6 +40,8 @@ st.slider("s", 0, 1000, key="s")
 #: The slider each page is timed with, and how to make fresh values from an index.
 SLIDERS = {
     "rounding": ("rounding.pos", lambda i: (i % 60 + 2) / 64),
+    # the editor's "last layers in BF16" slider: every chart of the page is rebuilt
+    "fp4_training": ("fp4_training.c_keep_last", lambda i: i % 4),
 }
 
 

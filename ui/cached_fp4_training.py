@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from lowbit_core.training.findings import findings as _findings
@@ -18,8 +19,12 @@ from lowbit_core.training.overhead import overhead_table
 from lowbit_core.training.pool import TrainPool
 from lowbit_core.training.recipes import Recipe
 from lowbit_core.training.tasks import TASKS
+from ui import figures_fp4_training as figs
 
-__all__ = ["curves", "design", "findings", "owner", "pool", "recipe_overhead"]
+__all__ = [
+    "curves", "design", "final_table", "findings", "gap", "literature_figure", "loss_figure",
+    "overhead_figure", "owner", "pool", "recipe_overhead",
+]
 
 
 @st.cache_resource(show_spinner=False)
@@ -66,3 +71,66 @@ def owner() -> str:
     if "fp4_training._owner" not in ss:
         ss["fp4_training._owner"] = uuid.uuid4().hex
     return str(ss["fp4_training._owner"])
+
+
+# --- figures, cached by everything they draw (live runs included, as frames) -------------------
+# A rerun that changes none of these (e.g. a switch of the recipe editor) rebuilds nothing.
+
+
+def _task_rows(task: str, recipes: tuple[str, ...]) -> pd.DataFrame:
+    c = curves()
+    out: pd.DataFrame = c[(c["task"] == task) & c["recipe"].isin(recipes)]
+    return out
+
+
+def _labels(extra: tuple[tuple[str, str], ...] = ()) -> dict[str, str]:
+    from lowbit_core.training.recipes import RECIPES
+
+    return {**{r: RECIPES[r].label for r in RECIPES}, **dict(extra)}
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def loss_figure(
+    task: str, recipes: tuple[str, ...], x: str, y: str, log_y: bool, bands: bool,
+    metric_name: str, live: pd.DataFrame | None, title: str | None = None,
+) -> go.Figure:
+    """:func:`ui.figures_fp4_training.loss_figure` on the library rows of ``task``."""
+    return figs.loss_figure(
+        _task_rows(task, recipes), list(recipes), _labels(), x=x, y=y, live=live, log_y=log_y,
+        bands=bands, metric_name=metric_name, title=title,
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def gap(
+    task: str, recipes: tuple[str, ...], baseline: str, live: pd.DataFrame | None
+) -> tuple[go.Figure, pd.DataFrame]:
+    """The gap-over-training figure and its table."""
+    rows = _task_rows(task, recipes)
+    return (figs.gap_figure(rows, list(recipes), _labels(), baseline, live=live),
+            figs.gap_table(rows, baseline))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def final_table(
+    task: str, recipes: tuple[str, ...], baseline: str, live_done: pd.DataFrame | None,
+    live_labels: tuple[tuple[str, str], ...],
+) -> pd.DataFrame:
+    """The final-gap table, library recipes plus finished live runs (one row each)."""
+    rows = _task_rows(task, recipes)
+    if live_done is not None:
+        rows = pd.concat([rows, live_done], ignore_index=True)
+    return figs.final_table(rows, _labels(live_labels), baseline)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def overhead_figure(task: str, recipes: tuple[str, ...]) -> tuple[go.Figure, pd.DataFrame]:
+    """Gap against analytic overhead for the shown library recipes, and its data."""
+    d = design(task)
+    d = d[d["recipe"].isin(recipes)]
+    return figs.overhead_figure(d, _labels()), d
+
+
+@st.cache_data(show_spinner=False)
+def literature_figure() -> go.Figure:
+    return figs.literature_figure()
