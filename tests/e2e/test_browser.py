@@ -77,8 +77,12 @@ def test_fp4_training_deep_link_and_live_run(server: str, page: Any) -> None:
     assert q["run_steps"] == ["60"] and q["v"] == ["1"]
     page.get_by_role("button", name=re.compile("Run")).first.click()
     page.get_by_text(re.compile(r"seed 11 · 60 steps: done in")).wait_for(timeout=TIMEOUT)
-    legend = page.locator(".js-plotly-plot").first.locator(".legendtext").all_text_contents()
-    assert any(t.startswith("live:") and "seed 11" in t for t in legend), legend
+    # the finished run triggers a whole-page rerun, which redraws the first chart with it
+    first = page.locator(".js-plotly-plot").first
+    first.locator(".legendtext", has_text=re.compile(r"^live: .*seed 11")).wait_for(
+        timeout=TIMEOUT)
+    legend = first.locator(".legendtext").all_text_contents()
+    assert sum(t.startswith("live:") for t in legend) == 1, legend
     page.set_viewport_size({"width": 1400, "height": 3000})
     page.wait_for_timeout(1500)
     page.screenshot(path=str(OUT / "fp4_training_live_run.png"))
