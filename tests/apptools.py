@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 from typing import Any
 
@@ -26,3 +27,22 @@ def plotly_array(a: Any) -> np.ndarray:
     if isinstance(a, dict):
         return np.frombuffer(base64.b64decode(a["bdata"]), dtype=a["dtype"])
     return np.asarray(a)
+
+
+def url_values(at: AppTest, key: str) -> list[str]:
+    """A URL parameter as a list of strings (AppTest stores a single value as a bare string)."""
+    v = at.query_params[key]
+    return [v] if isinstance(v, str) else list(v)
+
+
+def chart_specs(at: AppTest) -> list[dict[str, Any]]:
+    """Every plotly chart of the page, as its decoded JSON spec, in page order."""
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def trace(spec: dict[str, Any], name: str) -> dict[str, Any]:
+    """The trace called ``name`` in a chart spec (KeyError listing the names if absent)."""
+    for t in spec["data"]:
+        if t.get("name") == name:
+            return t  # type: ignore[no-any-return]
+    raise KeyError(f"{name!r} not in {[t.get('name') for t in spec['data']]}")

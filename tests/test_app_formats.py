@@ -3,7 +3,6 @@ data equals what lowbit_core computes for the same parameters, hostile links fal
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -13,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from lowbit_core.blocks import ScaleRule, quantize_blocks
 from lowbit_core.formats import FORMATS, decode, grid
 from lowbit_core.rounding import quantize
-from tests.apptools import open_page, plotly_array
+from tests.apptools import chart_specs, open_page, plotly_array, url_values
 from ui.params import to_query
 from ui.params_formats import FormatsParams
 
@@ -31,14 +30,8 @@ def _arr(a: Any) -> np.ndarray:
     return plotly_array(a).astype(float)
 
 
-def _charts(at: AppTest) -> list[dict[str, Any]]:
-    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
 
 
-def _qp(at: AppTest, key: str) -> list[str]:
-    """A URL parameter as a list of strings (AppTest stores a single value as a bare string)."""
-    v = at.query_params[key]
-    return [str(s) for s in v] if isinstance(v, list) else [str(v)]
 
 
 def _markers(spec: dict[str, Any]) -> np.ndarray:
@@ -50,10 +43,10 @@ def _markers(spec: dict[str, Any]) -> np.ndarray:
 def test_default_page_renders() -> None:
     at = _page()
     assert not at.exception and not at.error and not at.warning
-    charts = _charts(at)
+    charts = chart_specs(at)
     assert len(charts) == 2  # number line, block errors
     assert [m.value for m in at.metric][:3] == ["1.0", "0x38", "normal"]
-    assert _qp(at, "fmt") == ["float8_e4m3fn"] and _qp(at, "v") == ["1"]
+    assert url_values(at, "fmt") == ["float8_e4m3fn"] and url_values(at, "v") == ["1"]
     assert len(at.get("html")) == 1  # the 16x16 value table of E4M3
     # the default number line shows every finite E4M3 value
     np.testing.assert_array_equal(_markers(charts[0]), grid("float8_e4m3fn"))
@@ -72,7 +65,7 @@ def test_url_sets_widgets_and_number_line_equals_core() -> None:
     assert at.slider(key=K + "count").value == 64
     assert at.multiselect(key=K + "compare").value == ["float16", "int8"]
     assert at.selectbox(key=K + "block_fmt").value == "nvfp4"
-    line, blocks = _charts(at)
+    line, blocks = chart_specs(at)
     # 64 consecutive bf16 values around 3.0 (32 below the value <= 3.0), from the code table
     g = grid("bfloat16")
     i = int(np.searchsorted(g, 3.0))
@@ -98,13 +91,13 @@ def test_url_sets_widgets_and_number_line_equals_core() -> None:
 def test_widget_changes_write_the_url() -> None:
     at = _page()
     at.slider(key=K + "count").set_value(32).run()
-    assert _qp(at, "count") == ["32"]
+    assert url_values(at, "count") == ["32"]
     at.selectbox(key=K + "mode").set_value("sr").run()
-    assert _qp(at, "mode") == ["sr"]
+    assert url_values(at, "mode") == ["sr"]
     at.toggle(key=K + "log_view").set_value(True).run()
-    assert _qp(at, "log_view") == ["1"]
+    assert url_values(at, "log_view") == ["1"]
     assert not at.exception
-    spec = _charts(at)[0]
+    spec = chart_specs(at)[0]
     assert spec["layout"]["xaxis"]["type"] == "log"
     pos = grid("float8_e4m3fn")
     i = int(np.searchsorted(pos, 1.0))
@@ -114,10 +107,10 @@ def test_widget_changes_write_the_url() -> None:
 def test_bit_buttons_toggle_the_code() -> None:
     at = _page()
     at.button(key="formats._bit0").click().run()  # the sign bit of 1.0
-    assert _qp(at, "code") == [str(0x38 | 0x80)]
+    assert url_values(at, "code") == [str(0x38 | 0x80)]
     assert at.metric[0].value == "-1.0"
     at.button(key="formats._bit7").click().run()  # lowest mantissa bit
-    assert int(_qp(at, "code")[0]) == 0xB9
+    assert int(url_values(at, "code")[0]) == 0xB9
     assert float(at.metric[0].value) == float(decode("float8_e4m3fn", 0xB9))
     # next up / down walk the grid
     at.button[[b.label for b in at.button].index("next up ▶")].click().run()
@@ -131,7 +124,7 @@ def test_format_change_keeps_the_number() -> None:
     at.selectbox(key=K + "fmt").set_value("float4_e2m1fn").run()
     assert float(at.metric[0].value) == 6.0  # saturated to the FP4 max
     at.selectbox(key=K + "fmt").set_value("float32").run()
-    assert _qp(at, "code") == [str(0x40C00000)] and not at.exception
+    assert url_values(at, "code") == [str(0x40C00000)] and not at.exception
     at.button(key="formats._bit31").click().run()  # float32: lowest mantissa bit, second row
     assert float(at.metric[0].value) == float(np.array([0x40C00001], np.uint32).view(np.float32)[0])
 
@@ -144,7 +137,7 @@ def test_custom_format() -> None:
     assert at.metric[0].value == "1.0"
     at.slider(key=K + "ebits").set_value(5).run()  # resets the bias to the IEEE 15, keeps 1.0
     assert at.slider(key=K + "bias").value == 15 and at.metric[0].value == "1.0"
-    assert _qp(at, "bias") == ["15"]
+    assert url_values(at, "bias") == ["15"]
 
 
 @pytest.mark.parametrize(
@@ -160,7 +153,7 @@ def test_hostile_links_fall_back_with_one_warning(query: dict[str, Any]) -> None
     at = _page(query)
     assert not at.exception
     assert len(at.warning) == 1
-    assert len(_charts(at)) == 2
+    assert len(chart_specs(at)) == 2
 
 
 def test_properties_table_matches_the_catalogue() -> None:

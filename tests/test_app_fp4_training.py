@@ -3,7 +3,6 @@ the curve library, presets load into the switches, live runs start, stream, canc
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -15,7 +14,7 @@ from lowbit_core.training.custom import Techniques
 from lowbit_core.training.library import load_curves
 from lowbit_core.training.recipes import RECIPES
 from lowbit_core.training.tasks import TASKS
-from tests.apptools import open_page, plotly_array
+from tests.apptools import chart_specs, open_page, plotly_array, trace, url_values
 from ui.params import to_query
 from ui.params_fp4_training import FP4TrainingParams
 
@@ -29,20 +28,10 @@ def _page(query: dict[str, Any] | None = None) -> AppTest:
     return open_page(PAGE, query, timeout=300)
 
 
-def _url(at: AppTest, key: str) -> list[str]:
-    v = at.query_params[key]
-    return [v] if isinstance(v, str) else list(v)
 
 
-def _charts(at: AppTest) -> list[dict[str, Any]]:
-    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
 
 
-def _trace(spec: dict[str, Any], name: str) -> dict[str, Any]:
-    for t in spec["data"]:
-        if t.get("name") == name:
-            return t  # type: ignore[no-any-return]
-    raise KeyError(f"{name!r} not in {[t.get('name') for t in spec['data']]}")
 
 
 def _clean(at: AppTest) -> None:
@@ -54,7 +43,7 @@ def test_default_page_renders() -> None:
     at = _page()
     _clean(at)
     assert not at.warning
-    charts = _charts(at)
+    charts = chart_specs(at)
     # loss curves, gap, overhead scatter, published values
     assert len(charts) == 4
     assert charts[0]["layout"]["yaxis"]["type"] == "log"
@@ -62,7 +51,7 @@ def test_default_page_renders() -> None:
     for r in ("fp32", "bf16", "mxfp4", "fp4_naive", "nvfp4"):
         assert RECIPES[r].label in names
     assert "Published" in charts[3]["layout"]["title"]["text"]
-    assert _url(at, "task") == ["digits"] and _url(at, "v") == ["1"]
+    assert url_values(at, "task") == ["digits"] and url_values(at, "v") == ["1"]
     assert [h.value.split(" · ")[1] for h in at.header][:2] == ["Loss curves", "Run your own"]
     assert len(at.dataframe) >= 3  # final gaps, findings, literature
 
@@ -76,18 +65,18 @@ def test_chart_is_the_library_seed_mean(task: str) -> None:
     assert at.multiselect(key=K + "recipes").value == ["nvfp4", "mxfp4"]
     lib = load_curves()
     lib = lib[(lib["task"] == task) & (lib["steps"] == TASKS[task].steps)]
-    spec = _charts(at)[0]
+    spec = chart_specs(at)[0]
     for r in ("bf16", "nvfp4", "mxfp4"):
         want = lib[lib["recipe"] == r].groupby("step")["val_loss"].mean()  # independent of figs
-        t = _trace(spec, RECIPES[r].label)
+        t = trace(spec, RECIPES[r].label)
         xs = plotly_array(t["x"]).astype(float)
         np.testing.assert_array_equal(xs, want.index.to_numpy(float))
         np.testing.assert_allclose(plotly_array(t["y"]).astype(float), want.to_numpy(), rtol=1e-12)
     # the gap chart is relative to the chosen baseline, by hand
-    gap = _charts(at)[1]
+    gap = chart_specs(at)[1]
     base = lib[lib["recipe"] == "bf16"].groupby("step")["val_loss"].mean()
     nv = lib[lib["recipe"] == "nvfp4"].groupby("step")["val_loss"].mean()
-    t = _trace(gap, RECIPES["nvfp4"].label)
+    t = trace(gap, RECIPES["nvfp4"].label)
     np.testing.assert_allclose(plotly_array(t["y"]).astype(float),
                                (100 * (nv / base - 1)).to_numpy(), rtol=1e-9, atol=1e-12)
 
@@ -98,10 +87,10 @@ def test_widgets_write_the_url() -> None:
     at.toggle(key=K + "c_tile2d").set_value(False).run()
     at.radio(key=K + "x").set_value("wall_time").run()
     _clean(at)
-    assert _url(at, "task") == ["regression"]
-    assert _url(at, "c_tile2d") == ["0"]
-    assert _url(at, "x") == ["wall_time"]
-    assert _charts(at)[0]["layout"]["xaxis"]["title"]["text"] == "wall time (s)"
+    assert url_values(at, "task") == ["regression"]
+    assert url_values(at, "c_tile2d") == ["0"]
+    assert url_values(at, "x") == ["wall_time"]
+    assert chart_specs(at)[0]["layout"]["xaxis"]["title"]["text"] == "wall time (s)"
     desc = [m.value for m in at.markdown if m.value.startswith("Custom recipe:")]
     assert len(desc) == 1 and "2D W" not in desc[0] and "RHT16" in desc[0]
 
@@ -117,7 +106,8 @@ def test_a_preset_loads_into_the_switches() -> None:
     assert at.select_slider(key=K + "c_rht").value == "0"
     assert at.toggle(key=K + "c_tile2d").value is False
     assert at.slider(key=K + "c_keep_last").value == 0
-    assert _url(at, "c_block") == ["32"] and _url(at, "c_scale_fmt") == ["float8_e8m0fnu"]
+    assert url_values(at, "c_block") == ["32"]
+    assert url_values(at, "c_scale_fmt") == ["float8_e8m0fnu"]
 
 
 def test_url_custom_recipe_is_the_run_config() -> None:
@@ -160,7 +150,7 @@ def test_live_run_streams_finishes_and_overlays() -> None:
     at = _until(at, lambda a: any("done in" in s.value for s in a.success))
     _clean(at)
     label = f"live: {RECIPES['fp4_naive'].label} · seed 3 · 40 steps"
-    t = _trace(_charts(at)[0], label)
+    t = trace(chart_specs(at)[0], label)
     xs = plotly_array(t["x"]).astype(float)
     assert xs[0] == 0 and xs[-1] == 40
     assert t["line"]["dash"] == "dash"
@@ -168,7 +158,7 @@ def test_live_run_streams_finishes_and_overlays() -> None:
     final = at.dataframe[0].value
     assert any(str(v).startswith("live:") for v in final["label"])
     # the URL is unchanged by running (a run is not part of the view's state)
-    assert _url(at, "run_recipe") == ["fp4_naive"]
+    assert url_values(at, "run_recipe") == ["fp4_naive"]
 
 
 @pytest.mark.slow

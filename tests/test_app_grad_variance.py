@@ -3,7 +3,6 @@ equals lowbit_core's numbers, hostile links fall back, heavy settings wait for R
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -11,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lowbit_core.experiments import grad_variance as gv
-from tests.apptools import open_page, plotly_array
+from tests.apptools import chart_specs, open_page, plotly_array, trace, url_values
 from ui.params import to_query
 from ui.params_grad_variance import GradVarianceParams
 
@@ -31,33 +30,23 @@ def _arr(a: Any) -> np.ndarray:
     return plotly_array(a).astype(float)
 
 
-def _url(at: AppTest, key: str) -> list[str]:
-    v = at.query_params[key]
-    return [v] if isinstance(v, str) else list(v)
 
 
-def _charts(at: AppTest) -> list[dict[str, Any]]:
-    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
 
 
-def _trace(spec: dict[str, Any], name: str) -> dict[str, Any]:
-    for t in spec["data"]:
-        if t.get("name") == name:
-            return t  # type: ignore[no-any-return]
-    raise KeyError(name)
 
 
 def test_default_page_renders() -> None:
     at = _page()
     assert not at.exception
     assert not at.error
-    charts = _charts(at)
+    charts = chart_specs(at)
     assert len(charts) == 6
     assert charts[0]["layout"]["xaxis"]["type"] == "log"
     assert charts[0]["layout"]["yaxis"]["type"] == "log"
     names = [t["name"] for t in charts[0]["data"]]
     assert "model Δ²/(6B), sr" in names
-    assert _url(at, "mbits") == ["1"] and _url(at, "v") == ["1"]
+    assert url_values(at, "mbits") == ["1"] and url_values(at, "v") == ["1"]
 
 
 def test_url_sets_widgets_and_chart_equals_core() -> None:
@@ -70,24 +59,24 @@ def test_url_sets_widgets_and_chart_equals_core() -> None:
     assert at.multiselect(key=K + "targets").value == ["a", "g"]
     assert at.number_input(key=K + "seed").value == 7
     df = gv.gradient_variance(p.variance())
-    spec = _charts(at)[0]
+    spec = chart_specs(at)[0]
     for mode, label in (("sr", "SR (exact)"), ("rne", "RNE (nearest)"), ("fp32", "full precision")):
         d = df[df["mode"] == mode]
-        t = _trace(spec, label)
+        t = trace(spec, label)
         np.testing.assert_array_equal(_arr(t["x"]), d["batch"].to_numpy(float))
         np.testing.assert_allclose(_arr(t["y"]), d["total_var"].to_numpy(), rtol=1e-12)
-    model = _trace(spec, "model Δ²/(6B), sr")
+    model = trace(spec, "model Δ²/(6B), sr")
     np.testing.assert_allclose(_arr(model["y"]), df[df["mode"] == "sr"]["model_var"], rtol=1e-12)
     tr = gv.sgd_curves(p.sgd())
     mean = tr[tr["mode"] == "sr"].groupby("step")["loss"].mean().to_numpy()
-    np.testing.assert_allclose(_arr(_trace(_charts(at)[5], "SR (exact)")["y"]), mean, rtol=1e-12)
+    np.testing.assert_allclose(_arr(trace(chart_specs(at)[5], "SR (exact)")["y"]), mean, rtol=1e-12)
     # the per-bit chart and the exchange rate come from one bits_sweep
     sweep = gv.bits_sweep(p.exchange(), range(p.xr_bits + 1), p.ebits, family=p.grid)
     one = sweep[(sweep["mode"] == "sr") & (sweep["mbits"] == 1)]
-    np.testing.assert_allclose(_arr(_trace(_charts(at)[2], "k = 1")["y"]),
+    np.testing.assert_allclose(_arr(trace(chart_specs(at)[2], "k = 1")["y"]),
                                one["total_var"], rtol=1e-12)
     xr = gv.exchange_from_sweep(sweep, p.ref)
-    np.testing.assert_allclose(_arr(_trace(_charts(at)[3], "SR (exact)")["y"]),
+    np.testing.assert_allclose(_arr(trace(chart_specs(at)[3], "SR (exact)")["y"]),
                                xr[xr["mode"] == "sr"]["batch_needed"], rtol=1e-12)
 
 
@@ -95,10 +84,10 @@ def test_widget_change_writes_url() -> None:
     at = _page(to_query(QUICK))
     at.slider(key=K + "mbits").set_value(4).run()
     assert not at.exception
-    assert _url(at, "mbits") == ["4"]
+    assert url_values(at, "mbits") == ["4"]
     at.multiselect(key=K + "modes").set_value(["sr"]).run()
-    assert _url(at, "modes") == ["sr"]
-    assert _charts(at)[0]["layout"]["title"]["text"].startswith("Gradient variance")
+    assert url_values(at, "modes") == ["sr"]
+    assert chart_specs(at)[0]["layout"]["title"]["text"].startswith("Gradient variance")
 
 
 def test_hostile_link_falls_back_with_a_warning() -> None:
@@ -116,8 +105,8 @@ def test_heavy_settings_wait_for_run() -> None:
     heavy = GradVarianceParams(b_max=5, repeats=8, xr_bits=2, steps=200, train_seeds=2)
     at = _page(to_query(heavy))
     assert not at.exception
-    assert len(_charts(at)) == 5  # training waits
+    assert len(chart_specs(at)) == 5  # training waits
     assert any("Press Run" in i.value for i in at.info)
     at.button(key=K + "_run").click().run()
     assert not at.exception
-    assert len(_charts(at)) == 6
+    assert len(chart_specs(at)) == 6

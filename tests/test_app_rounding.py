@@ -6,7 +6,6 @@ The chart checks decode the plotly spec the page sent and recompute every number
 
 from __future__ import annotations
 
-import json
 from fractions import Fraction
 from typing import Any
 
@@ -39,8 +38,7 @@ def url(at: AppTest) -> dict[str, list[str]]:
 arr = apptools.plotly_array
 
 
-def charts(at: AppTest) -> list[dict[str, Any]]:
-    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+charts = apptools.chart_specs
 
 
 def traces(spec: dict[str, Any], group: str, **match: str) -> list[dict[str, Any]]:

@@ -14,16 +14,14 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from lowbit_core.training.findings import findings as _findings
-from lowbit_core.training.library import load_curves, summary
-from lowbit_core.training.overhead import overhead_table
+from lowbit_core.training.library import design_space, load_curves
 from lowbit_core.training.pool import TrainPool
-from lowbit_core.training.recipes import Recipe
 from lowbit_core.training.tasks import TASKS
 from ui import figures_fp4_training as figs
 
 __all__ = [
     "curves", "design", "final_table", "findings", "gap", "literature_figure", "loss_figure",
-    "overhead_figure", "owner", "pool", "recipe_overhead",
+    "overhead_figure", "owner", "pool",
 ]
 
 
@@ -50,19 +48,10 @@ def findings() -> pd.DataFrame:
     return _findings(curves())
 
 
-@st.cache_data(show_spinner=False, max_entries=64, hash_funcs={Recipe: repr})
-def recipe_overhead(task: str, recipe: Recipe | str) -> pd.DataFrame:
-    """The analytic overhead row(s) of one recipe on ``task``."""
-    return overhead_table(task, [recipe])
-
-
 @st.cache_data(show_spinner=False, max_entries=8)
 def design(task: str) -> pd.DataFrame:
     """Final gap beside the analytic overhead for every library recipe of ``task``."""
-    c = curves()
-    s = summary(c[c["task"] == task])
-    o = overhead_table(task, list(s["recipe"]))
-    return s.merge(o, on=["recipe", "task"])
+    return design_space(curves(), task)
 
 
 def owner() -> str:
