@@ -54,6 +54,10 @@ def test_default_page_renders() -> None:
     assert url_values(at, "task") == ["digits"] and url_values(at, "v") == ["1"]
     assert [h.value.split(" · ")[1] for h in at.header][:2] == ["Loss curves", "Run your own"]
     assert len(at.dataframe) >= 3  # final gaps, findings, literature
+    # every chart and table offers its numbers as CSV
+    assert len(at.get("download_button")) == 6
+    # each technique switch carries its one-line explanation and the paper's finding
+    assert sum("*Paper:*" in c.value for c in at.caption) == 8
 
 
 @pytest.mark.parametrize("task", list(TASKS))
