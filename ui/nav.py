@@ -61,6 +61,13 @@ PAGES: list[PageInfo] = [
         "with each technique of the NVFP4 recipe switchable. See which ones close the loss gap "
         "and what they cost.",
     ),
+    PageInfo(
+        "dynamics", "Low-precision dynamics", ":material/cyclone:", "app_pages/dynamics.py",
+        "lowbit_core.experiments.dynamics.page:DynamicsParams",
+        "The Lorenz attractor, a harmonic sum, a decay ODE and a soil heat column with every "
+        "result rounded to a few bits. Round-to-nearest falls onto periodic orbits or stops "
+        "moving; stochastic rounding keeps the climate.",
+    ),
 ]
 
 

@@ -94,7 +94,8 @@ def harmonic_bounds(n: np.ndarray, fmt: Prec, lam: float = 1.0) -> pd.DataFrame:
     holding with probability ≥ 1 - 2exp(-λ²/2)); both capped at 1 as in test_sum.m."""
     u = unit_roundoff(fmt)
     nn = np.asarray(n, dtype=np.float64)
-    det = nn * u / (1 - nn * u)
+    with np.errstate(divide="ignore"):  # n·u = 1 exactly: the bound is infinite (capped at 1)
+        det = nn * u / (1 - nn * u)
     prob = np.exp(lam * np.sqrt(nn) * 2 * u + nn * (2 * u) ** 2 / (1 - 2 * u)) - 1
     det = np.where((det < 0) | (det > 1), 1.0, det)
     prob = np.where((prob < 0) | (prob > 1), 1.0, prob)

@@ -112,6 +112,7 @@ class LorenzResult:
     first_repeat: int | None  #: step of the first state equal to an earlier one (any mode)
     distinct: int  #: distinct states visited
     constants: tuple[float, ...]  #: σ, ρ, β, Δt, Δt/2, Δt/6 as rounded to the grid
+    stored_bits: int = 52  #: stored significand bits of the grid (52 = float64)
 
 
 def _constants(p: LorenzParams) -> np.ndarray:
@@ -163,7 +164,9 @@ def lorenz(p: LorenzParams) -> LorenzResult:
     period, first, distinct = periodicity(out)
     if p.precision.stochastic:
         period = None  # a repeated state of an SR run proves nothing: the next bits differ
-    return LorenzResult(out, period, first, distinct, tuple(float(v) for v in k))
+    return LorenzResult(
+        out, period, first, distinct, tuple(float(v) for v in k), p.precision.stored_bits
+    )
 
 
 def w1(a: np.ndarray, b: np.ndarray) -> float:
