@@ -153,12 +153,20 @@ def rng_word(idx: Any, a: Any, b: Any) -> Any:
 
 
 @_scalar
+def _mix64(z: Any) -> Any:
+    """SplitMix64 finaliser (as :func:`lowbit_core.rng.mix64`), uint64 wrapping arithmetic."""
+    z = _U64(z)
+    z = _U64((z ^ (z >> _U64(30))) * _U64(0xBF58476D1CE4E5B9))
+    z = _U64((z ^ (z >> _U64(27))) * _U64(0x94D049BB133111EB))
+    return _U64(z ^ (z >> _U64(31)))
+
+
+@_scalar
 def _key(k0: Any, k1: Any, j: Any) -> Any:
     """Round keys of word ``j`` for a seed with 32-bit halves ``k0, k1`` (see rng.key)."""
-    jj = _U64(j)
-    ka = _U32((jj * _U64(0x9E3779B9) + _U64(0x632BE5AB)) & _U64(0xFFFFFFFF))
-    kb = _U32((_U64(k1) + jj * _U64(0x85EBCA6B) + _U64(0x1B873593)) & _U64(0xFFFFFFFF))
-    return _mix32(_U32(k0 ^ _mix32(ka))), _mix32(kb)
+    s = _U64(_U64(k0) | (_U64(k1) << _U64(32)))
+    z = _mix64(_U64(_mix64(s) + _U64(_U64(j) + _U64(1)) * _U64(0x9E3779B97F4A7C15)))
+    return _U32(z & _U64(0xFFFFFFFF)), _U32(z >> _U64(32))
 
 
 # --- scalar float64 reference-equivalent code --------------------------------------------------

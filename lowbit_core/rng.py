@@ -3,22 +3,33 @@
 Every backend (numpy here, numba in ``_numba.py``, torch in ``lowbit_core.torch``) evaluates
 exactly this function, so stochastic results never depend on thread count, chunking or device.
 
-    key_j  = (mix32(k0 ^ mix32(j * 0x9E3779B9 + 0x632BE5AB)),
-              mix32(k1 + j * 0x85EBCA6B + 0x1B873593))
-    word   = mix32(mix32(i_lo ^ key_j[0]) ^ i_hi ^ key_j[1])
+    z_j    = mix64(mix64(seed) + (j + 1) * 0x9E3779B97F4A7C15)      (mod 2^64)
+    a, b   = low and high 32 bits of z_j                              (the round keys)
+    word   = mix32(mix32(i_lo ^ a) ^ i_hi ^ b)
 
-where ``k0, k1`` are the low and high 32 bits of the seed, ``i_lo, i_hi`` those of the flat
-(C-order) element index, and ``mix32`` is the "lowbias32" integer hash (C. Wellons), a bijection
-on 32-bit words with strong avalanche. Word ``j = 0`` gives the few-bit modes their ``N`` bits
-(its top ``N`` bits); exact SR reads words ``0, 1, 2, ...`` as the binary fraction of a uniform
-``U`` only as far as needed to compare it with the rounding fraction.
+where ``i_lo, i_hi`` are the low and high 32 bits of the flat (C-order) element index, ``mix64``
+is the SplitMix64 finaliser (Steele, Lea, Flood, "Fast splittable pseudorandom number
+generators", OOPSLA 2014) and ``mix32`` the "lowbias32" integer hash (C. Wellons); both are
+bijections with strong avalanche. The word function is a two-round keyed permutation of the
+index (an Even-Mansour construction over mix32): both keys depend on all 64 bits of the seed, and
+the non-linear mix32 between the two key additions means no re-indexing of one seed's stream
+gives another's (``words(s2, i) == words(s1, i ^ c)`` would need ``mix32(u ^ d) ^ mix32(u)`` to be
+constant in ``u``). Since ``mix64`` is a bijection, distinct seeds get distinct 64-bit keys.
+
+Word ``j = 0`` gives the few-bit modes their ``N`` bits (its top ``N`` bits); exact SR reads
+words ``0, 1, 2, ...`` as the binary fraction of a uniform ``U`` only as far as needed to compare
+it with the rounding fraction.
+
+History: until 2026-12 the keys were ``mix32(k0 ^ mix32(j c1 + c2))`` and ``mix32(k1 + ...)``
+from the seed halves ``k0, k1`` separately, so seeds below 2^32 (equal ``k1``) differed only by an
+XOR on the index: one stream, re-indexed. Every stochastic result of the lab changed with the fix.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MAX_SEED", "check_seed", "key", "mix32", "words"]
+__all__ = ["MAX_SEED", "check_seed", "key", "mix32", "mix64", "words"]
 
 MAX_SEED = (1 << 63) - 1  # torch int64 must hold it
 M32 = np.uint64(0xFFFFFFFF)
@@ -49,16 +60,29 @@ def mix32(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _mix32_int(x: int) -> int:
-    return int(mix32(np.array([x & 0xFFFFFFFF], dtype=np.uint64))[0])
+M64 = (1 << 64) - 1
+GAMMA = 0x9E3779B97F4A7C15  # SplitMix64's increment: 2^64 / golden ratio, odd
+
+
+def mix64(z: int) -> int:
+    """SplitMix64 finaliser on a Python int (a bijection on 64-bit words)."""
+    z &= M64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return z ^ (z >> 31)
 
 
 def key(seed: int, j: int = 0) -> tuple[int, int]:
-    """The two 32-bit round keys for word ``j`` of stream ``seed``."""
-    k0, k1 = seed & 0xFFFFFFFF, (seed >> 32) & 0xFFFFFFFF
-    a = _mix32_int(k0 ^ _mix32_int((j * 0x9E3779B9 + 0x632BE5AB) & 0xFFFFFFFF))
-    b = _mix32_int((k1 + j * 0x85EBCA6B + 0x1B873593) & 0xFFFFFFFF)
-    return a, b
+    """The two 32-bit round keys ``(a, b)`` for word ``j`` of stream ``seed`` (module docstring).
+
+    Raises:
+        ValueError: the seed is not an integer in 0..2^63-1, or ``j`` is negative.
+    """
+    s = check_seed(seed)
+    if isinstance(j, bool) or not isinstance(j, int | np.integer) or j < 0:
+        raise ValueError(f"word index j={j!r} must be a non-negative integer")
+    z = mix64((mix64(s) + (int(j) + 1) * GAMMA) & M64)
+    return z & 0xFFFFFFFF, z >> 32
 
 
 def words(seed: int, index: np.ndarray, j: int = 0) -> np.ndarray:
