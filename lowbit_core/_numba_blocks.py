@@ -44,6 +44,7 @@ from .blocks import (
     _codes,
     code_dtype,
     elem_emax,
+    tensor_scale,
 )
 from .formats import FloatFormat, Format, Specials, get_format
 from .rng import key
@@ -182,6 +183,45 @@ def _pow2(k: Any) -> Any:
     return np.uint64(np.int64(k + 1023) << 52).view(np.float64)
 
 
+_STEP = 2.0**-30  # as blocks._STEP
+_LIMIT32 = 3.4028234663852886e38 + 2.0**103  # float32 quotients round to inf from here on
+
+
+@_scalar
+def _dq_ok(g: Any, s_w: Any, s_enc: Any, use_ts: Any, is32: Any) -> Any:
+    """Whether ``g * S (/ s_enc)`` is finite in the working dtype (blocks._dq_finite)."""
+    if is32:
+        v32 = _F32(_F32(g) * _F32(s_w))
+        if use_ts:
+            v32 = _F32(v32 / _F32(s_enc))
+        return abs(np.float64(v32)) < math.inf
+    v = np.float64(g) * np.float64(s_w)
+    if use_ts:
+        v = v / np.float64(s_enc)
+    return abs(v) < math.inf
+
+
+@_scalar
+def _cap(
+    gmax: Any, sgn: Any, s_w: Any, s_enc: Any, use_ts: Any, is32: Any, big: Any, limit: Any,
+    mbits: Any, emin: Any, bias: Any, maxp: Any, maxn: Any, minp: Any, flags: Any,
+) -> Any:
+    """The element cap of one block and sign, as :func:`lowbit_core.blocks.elem_caps`."""
+    if gmax <= 0.0 or _dq_ok(gmax, s_w, s_enc, use_ts, is32):
+        return gmax
+    up = nb.MODE_RUP if sgn > 0.0 else nb.MODE_RDN
+    down = nb.MODE_RDN if sgn > 0.0 else nb.MODE_RUP
+    t = min(min(big, np.float64(s_enc) * limit) / np.float64(s_w) * (1.0 + _STEP), gmax)
+    g = abs(nb.round_one(sgn * t, _U32(0), mbits, emin, bias, maxp, maxn, minp, flags, up, 1,
+                         True))
+    for _ in range(1 << 12):
+        if g <= 0.0 or _dq_ok(g, s_w, s_enc, use_ts, is32):
+            break
+        g = abs(nb.round_one(sgn * g * (1.0 - _STEP), _U32(0), mbits, emin, bias, maxp, maxn,
+                             minp, flags, down, 1, True))
+    return g
+
+
 SK_GENERAL, SK_E8M0, SK_BITS = 0, 1, 2
 
 
@@ -193,6 +233,7 @@ def _k_fast(
     smb: Any, sem: Any, sbias: Any, smaxp: Any, smaxn: Any, sminp: Any, sflags: Any,
     s_sign_bit: Any, s_nan_code: Any,
     ep: Any, sp: Any, ef: Any, sf: Any, sign_bit: Any, nan_code: Any, skind: Any, ncols: Any,
+    mbits: Any, emin: Any, bias: Any, maxp: Any, maxn: Any, minp: Any, flags: Any,
 ) -> None:
     """float32, RNE, regular element format. ``ep``/``sp`` (uint32[5]): shift, half, low mask,
     t1 and max bits of the element / scale grid; ``ef``/``sf`` (float32[2]): magic, sub_mul;
@@ -259,6 +300,12 @@ def _k_fast(
             scales[rb, cb] = s_w
             scodes[rb, cb] = scode
             enc = _enc(s_w, s_dec, big, _F32(1), _F32(0))
+            # no inf from finite input: below the max where max * S (/ s_enc) overflows
+            cap_b = e_max
+            if not _dq_ok(elem_max, s_w, s_enc, use_ts, True):
+                cap = _cap(elem_max, 1.0, s_w, s_enc, use_ts, True, np.float64(big), _LIMIT32,
+                           mbits, emin, bias, maxp, maxn, minp, flags)
+                cap_b = _F32(cap).view(np.uint32)
             # 3. elements: scale, RNE with saturation, code, dequantize
             for i in range(bh):
                 row = np.uint64((r0 + i) * nc + c0)
@@ -267,7 +314,7 @@ def _k_fast(
                         u = _F32(_U32(xu[row + j]).view(np.float32) * enc).view(np.uint32)
                         neg = _U32(u >> _U32(31))
                         r = _rne_bits(
-                            _U32(u & _U32(0x7FFFFFFF)), e_sh, e_half, e_low, e_t1, e_magic, e_max
+                            _U32(u & _U32(0x7FFFFFFF)), e_sh, e_half, e_low, e_t1, e_magic, cap_b
                         )
                         q = _U32(r | _U32(neg << _U32(31))).view(np.float32)
                         vals[row + j] = _F32(q * s_w) / s_enc
@@ -278,7 +325,7 @@ def _k_fast(
                         u = _F32(_U32(xu[row + j]).view(np.float32) * enc).view(np.uint32)
                         neg = _U32(u >> _U32(31))
                         r = _rne_bits(
-                            _U32(u & _U32(0x7FFFFFFF)), e_sh, e_half, e_low, e_t1, e_magic, e_max
+                            _U32(u & _U32(0x7FFFFFFF)), e_sh, e_half, e_low, e_t1, e_magic, cap_b
                         )
                         q = _U32(r | _U32(neg << _U32(31))).view(np.float32)
                         vals[row + j] = _F32(q * s_w)
@@ -295,6 +342,7 @@ def _k_general(
     s_sign_bit: Any, s_nan_code: Any,
     mbits: Any, emin: Any, bias: Any, maxp: Any, maxn: Any, minp: Any, flags: Any,
     mode: Any, nbits: Any, rsrc: Any, srb: Any, a0: Any, b0: Any, k0: Any, k1: Any,
+    is32: Any, limit: Any,
 ) -> None:
     nr, nc = x.shape
     nbr, nbc = nr // bh, nc // bw
@@ -327,6 +375,10 @@ def _k_general(
             vals[r0, c0] = s64  # scratch: the store casts to the working dtype (exact)
             s_w = vals[r0, c0]
             enc = _enc(s_w, s_dec, big, one, zero)
+            capp = _cap(maxp, 1.0, s_w, s_enc, use_ts, is32, np.float64(big), limit, mbits, emin,
+                        bias, maxp, maxn, minp, flags)
+            capn = _cap(maxn, -1.0, s_w, s_enc, use_ts, is32, np.float64(big), limit, mbits,
+                        emin, bias, maxp, maxn, minp, flags)
             for i in range(bh):
                 for j in range(bw):
                     s = x[r0 + i, c0 + j] * enc
@@ -347,6 +399,10 @@ def _k_general(
                             np.float64(s), w, mbits, emin, bias, maxp, maxn, minp, flags, mode,
                             nbits, True,
                         )
+                    if q64 > capp:
+                        q64 = capp
+                    elif q64 < -capn:
+                        q64 = -capn
                     qs[r0 + i, c0 + j] = q64  # cast to the working dtype (exact: on the grid)
                     v = qs[r0 + i, c0 + j] * s_w
                     if use_ts:
@@ -369,6 +425,7 @@ def _grid32_ok(f: Format) -> bool:
         and f.subnormals and f.has_zero and f.specials is not Specials.FNUZ
         and 1 <= f.mbits <= 22
         and -126 <= f.emin and -126 <= f.emin - f.mbits + 23 <= 127
+        and f.mbits - f.emin <= 127  # sub_mul = 2^(mbits - emin) finite in float32 (not bf16)
         and f.max <= float(np.finfo(np.float32).max)
     )
 
@@ -429,10 +486,7 @@ def quantize_blocks(a: _Args, required: bool = False) -> BlockResult | None:
             amax_t = np.array([_k_amax_finite32(x.reshape(-1).view(np.uint32), nch)]).view(wd)[0]
         else:
             amax_t = wd(_k_amax_finite(x.reshape(-1), nch))
-        if amax_t > 0:
-            with np.errstate(over="ignore"):  # as the reference
-                s_enc = min(wd(sf.max * ef.max) / amax_t, big)
-            s_dec = wd(1) / s_enc
+        s_enc, s_dec = tensor_scale(amax_t, spec)
     mult = s_enc * (wd(1) / wd(ef.max))
 
     shape3, bh, bw = _layout(x, spec, a.axis)
@@ -459,10 +513,11 @@ def quantize_blocks(a: _Args, required: bool = False) -> BlockResult | None:
             skind = SK_GENERAL
         sp, sfp = _grid32(sf) if _grid32_ok(sf) else _grid32(ef)
         ep, efp = _grid32(ef)
+        eg = nb.grid_args(ef)
         _k_fast(
             x.reshape(-1).view(np.uint32), vals.reshape(-1), codes.reshape(-1), scales, scodes,
             *common, *sargs, ep, sp, efp, sfp, np.int64(ef.bits - 1), np.int64(NO_CODE),
-            np.int64(skind), np.int64(shape3[1]),
+            np.int64(skind), np.int64(shape3[1]), *eg[:6], np.int64(eg[6]),
         )
         codes = codes.reshape(x.shape)
     else:
@@ -484,6 +539,7 @@ def quantize_blocks(a: _Args, required: bool = False) -> BlockResult | None:
             x3, vals, qs, scales, scodes, *common, big, wd(0), wd(1), *sargs,
             *g[:6], np.int64(g[6]), np.int64(nb.MODE_CODE[a.mode]), np.int64(a.rbits or 1),
             np.int64(rsrc), srb, a0, b0, _U32(s & 0xFFFFFFFF), _U32((s >> 32) & 0xFFFFFFFF),
+            x.dtype == np.float32, _LIMIT32 if x.dtype == np.float32 else float(big),
         )
         codes = _codes(ef, qs.reshape(x.shape).astype(np.float64))
     sshape = _scales_shape(x, spec, a.axis)

@@ -52,10 +52,12 @@ __all__ = [
     "BlockSpec",
     "ScaleRule",
     "code_dtype",
+    "elem_caps",
     "elem_emax",
     "quantize_blocks",
     "quantize_blocks_reference",
     "resolve_spec",
+    "tensor_scale",
 ]
 
 NO_CODE = -1  #: code reported for NaN in a format without a NaN code (E2M1, FP6)
@@ -310,6 +312,91 @@ def _raw_scale(y: np.ndarray, spec: BlockSpec, mult: float) -> np.ndarray:
     return np.asarray(np.where(y64 == 0, 0.0, raw))
 
 
+def tensor_scale(amax_t: Any, spec: BlockSpec) -> tuple[Any, Any]:
+    """``(s_enc, s_dec)`` for the finite tensor amax ``amax_t`` (a working-dtype scalar).
+
+    ``s_enc = min(f(scale_max * elem_max) / amax_t, big, lim)`` in the working dtype ``f``
+    (TE's rule, NVFP4 paper Eq. 1, plus ``lim``), ``s_dec = 1 / s_enc``; ``(1, 1)`` for
+    ``amax_t = 0``. ``lim = f(big / 2) / amax_t`` (one ulp lower if ``amax_t * lim`` rounds
+    above ``big / 2``) keeps the scaled tensor amax at most ``big / 2``: every rule's scale then
+    gives ``q * S <= 2 y <= big``, so ordinary inputs never reach the element caps. Without it a
+    scale format whose max times the element max overflows the dtype (UE8M0: 2^127 * 6) gave
+    ``s_enc = big`` and scaled amaxes of inf. With E4M3 or UE5M3 scales ``lim`` never binds
+    (``amax_t * s_enc`` is ``scale_max * elem_max``, e.g. 2688), so TE's values are unchanged.
+    """
+    wd = type(amax_t)
+    if not amax_t > 0:
+        return wd(1), wd(1)
+    big = wd(np.finfo(wd).max)
+    half = wd(big / 2)
+    with np.errstate(over="ignore"):
+        s_enc = min(wd(spec.scale_format.max * spec.elem_format.max) / amax_t, big)
+        lim = half / amax_t
+        if amax_t * lim > half:
+            lim = np.nextafter(lim, wd(0))
+    s_enc = min(s_enc, lim)
+    return s_enc, wd(1) / s_enc
+
+
+_STEP = 2.0**-30  # relative nudge to the next grid value (grids here have <= 15 fraction bits)
+
+
+def _dq_finite(g: np.ndarray, s_w: np.ndarray, s_enc: Any, ts: bool) -> np.ndarray:
+    """Whether the dequantized value ``g * S (/ s_enc)`` is finite, computed as step 6 does."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        v = g.astype(s_w.dtype) * s_w
+        if ts:
+            v = v / s_enc
+    return np.asarray(np.isfinite(v))
+
+
+def elem_caps(
+    s_w: np.ndarray, s_enc: Any, ts: bool, ef: Format
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Per-block element caps that keep dequantized values finite (the no-inf rule).
+
+    ``s_w`` are the stored block scales in the working dtype and ``s_enc`` the tensor scale (1
+    without tensor scaling). For each sign, the cap of a block is the largest grid magnitude
+    ``g <= max`` (``max_neg`` for negative values) whose dequantized value ``g * S`` (then
+    ``/ s_enc``), computed in the working dtype as the quantizer does, is finite. Only blocks
+    whose scale times the format's max overflows get a cap below the max: a finite input there
+    saturates to the largest finite dequantized value instead of becoming +-inf. Returns
+    ``(cap_pos, cap_neg)`` as float64 arrays of ``s_w``'s shape, ``None`` for a side that needs
+    no clamp (no block overflows, or the format has no values of that sign).
+    """
+    wd = s_w.dtype.type
+    big = float(np.finfo(s_w.dtype).max)
+    # a quotient rounds to inf (RNE) from big + ulp(big)/2 on; float64 is bounded by big itself
+    limit = big + math.ldexp(1.0, 103) if wd is np.float32 else big
+    out: list[np.ndarray | None] = []
+    for gmax, up, down in ((ef.max, "rup", "rdn"), (ef.max_neg, "rdn", "rup")):
+        sgn = 1.0 if up == "rup" else -1.0
+        if gmax <= 0:
+            out.append(None)
+            continue
+        ok = np.isfinite(s_w) & (s_w > 0)
+        over = ok & ~_dq_finite(np.full(s_w.shape, gmax), s_w, s_enc, ts)
+        if not over.any():
+            out.append(None)
+            continue
+        sw = s_w[over]
+        # start at or just above the threshold min(big, s_enc limit) / S, then step down the
+        # grid until the dequantized value is finite (monotone in g: exact largest such g)
+        with np.errstate(over="ignore"):
+            t = np.minimum(big, float(s_enc) * limit) / sw.astype(np.float64) * (1 + _STEP)
+        t = np.minimum(t, gmax)
+        g = np.abs(quantize_reference(sgn * t, ef, up, saturate=True))
+        for _ in range(1 << 12):
+            bad = ~_dq_finite(g, sw, s_enc, ts) & (g > 0)
+            if not bad.any():
+                break
+            g[bad] = np.abs(quantize_reference(sgn * g[bad] * (1 - _STEP), ef, down))
+        cap = np.full(s_w.shape, gmax)
+        cap[over] = g
+        out.append(cap)
+    return out[0], out[1]
+
+
 def quantize_blocks_reference(
     x: np.ndarray,
     spec: BlockSpec | str = "mxfp4",
@@ -337,11 +424,7 @@ def _reference(a: _Args) -> BlockResult:
     s_enc, s_dec = wd(1), wd(1)
     if spec.tensor_scale:
         fin = np.abs(x[np.isfinite(x)])
-        amax_t = wd(fin.max()) if fin.size else wd(0)
-        if amax_t > 0:
-            with np.errstate(over="ignore"):  # E8M0 max * elem max overflows float32: cap
-                s_enc = min(wd(sf.max * ef.max) / amax_t, big)
-            s_dec = wd(1) / s_enc
+        s_enc, s_dec = tensor_scale(wd(fin.max()) if fin.size else wd(0), spec)
     mult = s_enc * (wd(1) / wd(ef.max))
 
     # 2. block amax (NaN if the block holds NaN, inf if it holds inf)
@@ -378,6 +461,13 @@ def _reference(a: _Args) -> BlockResult:
     q = quantize_reference(
         scaled, ef, a.mode, saturate=True, rbits=a.rbits, seed=a.seed, srbits=srb
     )
+    # 5b. never inf from finite input: clamp q to the largest grid magnitude (per sign) whose
+    #     dequantized value stays finite (only blocks near the dtype max are affected)
+    capp, capn = elem_caps(s_w, s_enc, spec.tensor_scale, ef)
+    if capp is not None:
+        q = np.minimum(q, _per_element(capp.astype(q.dtype), x.shape, spec, a.axis))
+    if capn is not None:
+        q = np.maximum(q, -_per_element(capn.astype(q.dtype), x.shape, spec, a.axis))
 
     # 6. dequantize: v = q * S / s_enc (q * S is exact for FP4/FP6/FP8 elements)
     s_e = _per_element(s_w, x.shape, spec, a.axis)

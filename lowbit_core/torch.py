@@ -26,12 +26,13 @@ import numpy as np
 import torch
 
 from . import rng
-from .blocks import BlockSpec, ScaleRule
+from .blocks import BlockSpec, ScaleRule, elem_caps, tensor_scale
 from .formats import Format, get_format
 from .rounding import (
     STOCHASTIC_MODES,
     RoundMode,
     _check_rbits,
+    _check_srbits_mode,
     _Grid,
     check_mode,
     grid_params,
@@ -351,7 +352,7 @@ def quantize(
         mode: a :class:`RoundMode` or its name.
         saturate: clamp overflow to the largest finite value (True) or follow the format's own
             overflow convention (False).
-        rbits: random bits N for the few-bit modes (1..32); for ``sr`` only with ``srbits``.
+        rbits: random bits N for the few-bit modes (1..32); ``sr`` (exact) refuses it.
         seed: stream of the counter-based generator.
         srbits: explicit random integers in [0, 2^rbits), broadcastable to ``x`` (any integer
             tensor or array; moved to ``x``'s device).
@@ -372,6 +373,7 @@ def quantize(
     seed_i: int | None = None
     if m in STOCHASTIC_MODES:
         if srbits is not None:
+            _check_srbits_mode(m)
             if nb is None:
                 raise ValueError("srbits needs rbits (how many bits each srbits value holds)")
             r_flat = _check_srbits(srbits, t.shape, nb, t.device)
@@ -660,6 +662,7 @@ def _check_block_args(
     s: int | None = None
     if m in STOCHASTIC_MODES:
         if srbits is not None:
+            _check_srbits_mode(m)
             if nb is None:
                 raise ValueError("srbits needs rbits (how many bits each srbits value holds)")
             r = _check_srbits(srbits, shape, nb, t.device).reshape(shape)
@@ -757,6 +760,29 @@ def quantize_blocks(
     return res
 
 
+def _clamp_caps(
+    q: torch.Tensor, s_w: torch.Tensor, s_enc: Any, spec: BlockSpec, axis: int
+) -> torch.Tensor:
+    """Clamp rounded elements to :func:`lowbit_core.blocks.elem_caps` (one rule, computed on the
+    host for the rare blocks that need it; a device-side check decides)."""
+    ef = spec.elem_format
+    top = torch.tensor(max(ef.max, ef.max_neg), dtype=s_w.dtype, device=s_w.device)
+    with torch.no_grad():
+        v = top * s_w
+        if spec.tensor_scale:
+            v = v / torch.tensor(s_enc, dtype=s_w.dtype, device=s_w.device)
+        if not bool((torch.isinf(v) & torch.isfinite(s_w)).any()):
+            return q
+    capp, capn = elem_caps(s_w.cpu().numpy(), s_enc, spec.tensor_scale, ef)
+    if capp is not None:
+        cp = torch.from_numpy(capp).to(device=q.device, dtype=q.dtype)
+        q = torch.minimum(q, _per_element(cp, spec, axis))
+    if capn is not None:
+        cn = torch.from_numpy(capn).to(device=q.device, dtype=q.dtype)
+        q = torch.maximum(q, -_per_element(cn, spec, axis))
+    return q
+
+
 def _blocks_torch(
     x: torch.Tensor,
     spec: BlockSpec,
@@ -778,10 +804,7 @@ def _blocks_torch(
     if spec.tensor_scale:
         xa = x.abs()
         amax_t = wd(torch.where(torch.isfinite(x), xa, 0.0).max().item()) if x.numel() else wd(0)
-        if amax_t > 0:
-            with np.errstate(over="ignore"):  # E8M0 max * elem max overflows float32: capped
-                s_enc = min(wd(sf.max * ef.max) / amax_t, big)
-            s_dec = wd(1) / s_enc
+        s_enc, s_dec = tensor_scale(amax_t, spec)
     mult = s_enc * (wd(1) / wd(ef.max))
 
     # 2. block amax (NaN if the block holds NaN, inf if it holds inf)
@@ -814,6 +837,9 @@ def _blocks_torch(
     # 5. scale the elements in x's own layout (flat index = SR counter), round, saturate
     scaled = (x * _per_element(enc, spec, axis)).contiguous()
     q = quantize(scaled, ef, mode, saturate=True, rbits=rbits, seed=seed, srbits=srbits)
+
+    # 5b. never inf from finite input: the caps of blocks.elem_caps where max * S overflows
+    q = _clamp_caps(q, s_w, s_enc, spec, axis)
 
     # 6. dequantize: v = q * S / s_enc
     values = q * _per_element(s_w, spec, axis)

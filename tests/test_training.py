@@ -90,7 +90,8 @@ def test_quantize_elements_sr_matches_backend(fmt: str, mode: str, nb: int) -> N
         x = x.abs()
     r = torch.randint(0, 2**nb, x.shape, generator=_gen(2))
     got = quantize_elements(x, fmt, RoundMode(mode), r, nb)
-    assert _same(got, lt.quantize(x, fmt, mode, rbits=nb, srbits=r))
+    pub = "srff" if mode == "sr" else mode  # training's sr: U = r / 2^32 (sr refuses rbits)
+    assert _same(got, lt.quantize(x, fmt, pub, rbits=nb, srbits=r))
 
 
 # --- block scaling == lowbit_core.blocks reference ------------------------------------------------
@@ -106,7 +107,31 @@ BLOCK_CASES = [
     (BlockSpec("float4_e2m1fn", 16, "float8_e8m0fnu", ScaleRule.AMAX),
      replace(NV, scale_fmt="float8_e8m0fnu", tensor_scale=False)),
     (BlockSpec("float8_e4m3fn", 32), replace(MX, elem="float8_e4m3fn")),
+    # UE8M0 max * elem max overflows float32: the tensor scale keeps amax * s_enc finite
+    (BlockSpec(tensor_scale=True), replace(MX, tensor_scale=True)),
+    (BlockSpec(scale_rule=ScaleRule.CEIL, tensor_scale=True),
+     replace(MX, scale_rule=ScaleRule.CEIL, tensor_scale=True)),
 ]
+
+
+@pytest.mark.parametrize("which", ["torch", "numba"])
+def test_ue8m0_tensor_scale_gives_ordinary_values(which: str) -> None:
+    """Was 2e-39 for -3.0 (s_enc = FLT_MAX): now within MXFP4's relative step of x, on both
+    training backends, and equal to the block reference."""
+    from lowbit_core.training import qlinear as ql
+
+    x = torch.linspace(-3, 3, 64).reshape(2, 32)
+    tq = replace(MX, tensor_scale=True)
+    prev = ql.set_backend(which)
+    try:
+        got = fake_quant(x, tq)
+    finally:
+        ql.set_backend(prev)
+    ref = quantize_blocks_reference(x.numpy(), BlockSpec(tensor_scale=True)).values
+    np.testing.assert_array_equal(got.numpy(), ref)
+    # E2M1 steps are at most 1/3 of the value above 1 ulp; FLOOR saturation costs <= 25 %
+    err = (got - x).abs()
+    assert bool((err <= 0.25 * x.abs() + 0.25).all()), err.max()
 
 
 def _operand(seed: int = 3, rows: int = 64, cols: int = 128) -> torch.Tensor:
@@ -129,7 +154,7 @@ def test_fake_quant_sr_matches_blocks_reference(spec: BlockSpec, tq: TensorQuant
     x = _operand(4)
     got = fake_quant(x, replace(tq, mode=RoundMode.SR), QuantContext(seed=9)).numpy()
     r = rng.words(9, np.arange(x.numel())).reshape(x.shape)
-    ref = quantize_blocks_reference(x.numpy(), spec, mode="sr", rbits=32, srbits=r).values
+    ref = quantize_blocks_reference(x.numpy(), spec, mode="srff", rbits=32, srbits=r).values
     np.testing.assert_array_equal(got, ref)
 
 

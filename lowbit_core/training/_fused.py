@@ -6,8 +6,9 @@ instead of the ~40 small torch ops of the torch path, whose per-op dispatch domi
 training page's tiny tensors. The kernel repeats the torch path's float32 operations in the same
 order, so the two agree bit for bit (tested in ``tests/test_training_fused.py``):
 
-1. ``s_enc = min(f32(scale_max * elem_max) / amax_t, f32max)`` (1 when ``amax_t = 0`` or without
-   a tensor scale), ``s_dec = 1 / s_enc``;
+1. ``s_enc = min(f32(scale_max * elem_max) / amax_t, f32max, lim)`` (1 when ``amax_t = 0`` or
+   without a tensor scale; ``lim`` keeps ``amax_t * s_enc <= f32max / 2``, see
+   :func:`lowbit_core.blocks.tensor_scale`), ``s_dec = 1 / s_enc``;
 2. block amax over blocks of ``bh x bw`` (1 x B blocks, B x B tiles, or the whole tensor),
    the padding being zeros;
 3. raw scale: AMAX ``amax * (s_enc * f32(1 / elem_max))``; FLOOR/CEIL ``2^k`` from
@@ -213,6 +214,11 @@ def _k_fake_quant(
         m = _U32(mb).view(np.float32)
         if m > zero:
             s_enc = min(_F32(ts_c / m), big)
+            half = _F32(big * _F32(0.5))  # amax_t * s_enc <= big / 2 (blocks.tensor_scale)
+            lim = _F32(half / m)
+            if _F32(m * lim) > half:
+                lim = _U32(_U32(lim.view(np.uint32)) - _U32(1)).view(np.float32)
+            s_enc = min(s_enc, lim)
     s_dec = _F32(one / s_enc)
     mult = _F32(s_enc * inv_emax)
 

@@ -15,11 +15,14 @@ Prop. 1 with Q' = 1 and the scale's derivative ignored). Master weights, the bia
 and the optimizer state stay FP32.
 
 Block scaling follows :mod:`lowbit_core.blocks` bit for bit (``quantize_blocks_reference``, same
-step order and float32 arithmetic) for finite inputs; only the random bits differ in indexing:
+step order and float32 arithmetic) for finite inputs whose dequantized values stay finite (the
+block quantizer's element caps near the float32 max, :func:`lowbit_core.blocks.elem_caps`, are
+not applied here: training tensors never come near 3e38); only the random bits differ in indexing:
 they come from the lab's counter-based generator (:mod:`lowbit_core.rng`) with the context's
 seed, element ``k`` of a call (flat index in the padded block layout) taking word 0 of counter
-``ctx.offset + k``, and each call advancing ``ctx.offset`` by its padded element count. Exact SR
-("sr") uses the whole 32-bit word (bias below 2^-33 ulp); the few-bit modes its top ``rbits``.
+``ctx.offset + k``, and each call advancing ``ctx.offset`` by its padded element count. SR
+("sr" here) uses the whole 32-bit word, i.e. ``srff`` with N = 32 (bias below 2^-33 ulp, not
+exact SR); the few-bit modes use its top ``rbits``.
 
 Backends: on CPU float32 tensors :func:`fake_quant` runs a fused numba kernel
 (``_fused.py``, bit-identical to the torch ops and with the same result strides, tested) when
@@ -248,10 +251,12 @@ def quantize_elements(
     """Round float32 ``x`` onto ``fmt`` with saturation; RNE or SR with explicit random bits.
 
     Equals ``lowbit_core.torch.quantize(x, fmt, mode, saturate=True, rbits=rbits,
-    srbits=srbits)`` bit for bit (tested). Formats with ``mbits >= 1``, zero and subnormals
-    take a float32 bit-trick path: with ``e = clamp(floor(log2|x|), emin, emax + 1)`` and
-    ``s = |x| 2^(mbits - e)`` (exact), RNE is ``round(s)``; SR is ``floor(s) + [T(d) + r >= 2^N]``
-    (``d = s - floor(s)``, ``T`` the mode's threshold, ``r`` the N random bits). Other formats
+    srbits=srbits)`` bit for bit (tested); training's ``sr`` is ``srff`` with 32 random bits
+    (bias at most 2^-33 ulp toward zero), so it equals that mode with ``rbits=32``. Formats
+    with ``mbits >= 1``, zero and subnormals take a float32 bit-trick path: with
+    ``e = clamp(floor(log2|x|), emin, emax + 1)`` and ``s = |x| 2^(mbits - e)`` (exact), RNE is
+    ``round(s)``; SR is ``floor(s) + [T(d) + r >= 2^N]`` (``d = s - floor(s)``, ``T`` the
+    mode's threshold, ``r`` the N random bits). Other formats
     and modes fall back to :func:`lowbit_core.torch.quantize`.
     """
     g = _grid(fmt)
@@ -259,7 +264,9 @@ def quantize_elements(
     if not (g.fast and fast_mode and x.dtype == torch.float32):
         from .. import torch as lt
 
-        nb = rbits if mode in FEW_BIT_MODES or mode is RoundMode.SR else None
+        if mode is RoundMode.SR:  # training's "sr": one 32-bit word each, U = r / 2^32
+            return lt.quantize(x, fmt, RoundMode.SRFF, saturate=True, rbits=32, srbits=srbits)
+        nb = rbits if mode in FEW_BIT_MODES else None
         return lt.quantize(x, fmt, mode, saturate=True, rbits=nb, srbits=srbits)
     a = x.abs()
     # biased exponent field, clamped; subnormal/zero inputs read 0 and are lifted to emin
@@ -413,6 +420,12 @@ def _fake_quant_torch(t: torch.Tensor, q: TensorQuant, ctx: QuantContext | None)
         s_enc = torch.where(
             amax_t > 0, (torch.tensor(sf.max * ef.max, device=t.device) / amax_t), s_enc
         ).clamp_(max=_F32_MAX)
+        # and amax_t * s_enc <= big / 2 (blocks.tensor_scale: binds only when scale max * elem
+        # max overflows float32, as with UE8M0 scales)
+        half = torch.tensor(_F32_MAX / 2, dtype=torch.float32, device=t.device)
+        lim = half / amax_t
+        lim = torch.where(amax_t * lim > half, torch.nextafter(lim, torch.zeros_like(lim)), lim)
+        s_enc = torch.where(amax_t > 0, torch.minimum(s_enc, lim), s_enc)
     s_dec = 1.0 / s_enc
     # 3. raw scale, rounded into the scale format
     if q.scale_rule is ScaleRule.AMAX:
