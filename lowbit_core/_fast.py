@@ -14,7 +14,7 @@ import numpy as np
 
 from .formats import Format, get_format
 from .rounding import (
-    FEW_BIT_MODES,
+    STOCHASTIC_MODES,
     RoundDistribution,
     RoundMode,
     _check_input_bits,
@@ -104,7 +104,7 @@ def round_distribution(
     f = get_format(fmt)
     m = check_mode(mode)
     arr = _check_x(x)
-    nb = _check_rbits(rbits, m) if m in FEW_BIT_MODES else None
+    nb = _check_rbits(rbits, m) if m in STOCHASTIC_MODES else None
     _check_input_bits(input_bits)
     res = mod.distribution_arrays(arr, f, m, nb, input_bits, bool(saturate))
     if res is None:  # a grid outside the kernel's power-of-two table: numpy handles it

@@ -47,8 +47,9 @@ class RoundMode(StrEnum):
     RDN = "rdn"
     """``d > 0`` and ``x < 0`` (toward -infinity)."""
     SR = "sr"
-    """``U < d`` for a uniform real ``U`` (exact: P = d). With explicit ``srbits`` of N bits,
-    ``U = r / 2^N``, i.e. ``floor(d 2^N) + r >= 2^N``, exact only for inputs of <= N extra bits."""
+    """``U < d`` for a uniform real ``U`` (exact: P = d), ``U`` read from the seed's stream as far
+    as needed. Takes no ``rbits``/``srbits`` (a ValueError names the few-bit modes: ``U = r / 2^N``
+    is ``srff``)."""
     SRFF = "srff"
     """``floor(d 2^N) + r >= 2^N`` (d truncated to N bits; biased toward zero by 2^-(N+1) ulp)."""
     SRF = "srf"
@@ -77,6 +78,12 @@ def check_mode(mode: RoundMode | str) -> RoundMode:
 
 
 def _check_rbits(rbits: object, mode: RoundMode) -> int | None:
+    if mode is RoundMode.SR and rbits is not None:
+        raise ValueError(
+            f"mode 'sr' is exact stochastic rounding and takes no rbits (got rbits={rbits!r}); "
+            "for stochastic rounding with N random bits use mode 'srff' (U = r / 2^N, "
+            "truncating), 'src', 'srf' or 'sro' with rbits=N"
+        )
     if rbits is None:
         if mode in FEW_BIT_MODES:
             raise ValueError(f"mode {mode.value!r} needs rbits (number of random bits, 1..32)")
@@ -88,6 +95,15 @@ def _check_rbits(rbits: object, mode: RoundMode) -> int | None:
     ):
         raise ValueError(f"rbits={rbits!r} out of range: use an integer 1..32")
     return int(rbits)
+
+
+def _check_srbits_mode(mode: RoundMode) -> None:
+    """Explicit random bits belong to the few-bit modes; exact ``sr`` refuses them."""
+    if mode is RoundMode.SR:
+        raise ValueError(
+            "mode 'sr' draws its own random bits (seed=); explicit srbits of N bits are "
+            "mode 'srff' (or 'src', 'srf', 'sro') with rbits=N"
+        )
 
 
 def _check_x(x: object) -> np.ndarray:
@@ -137,6 +153,7 @@ def check_random(
         return None, None, None
     nb = _check_rbits(rbits, mode)
     if srbits is not None:
+        _check_srbits_mode(mode)
         if nb is None:
             raise ValueError("srbits needs rbits (how many bits each srbits value holds)")
         return nb, None, _check_srbits(srbits, shape, nb)
@@ -371,7 +388,7 @@ def quantize(
             follows the format's own convention, as an ml_dtypes cast does: overflow gives inf
             where the format has inf, NaN where it has only NaN, the largest value where it has
             neither; directed modes keep IEEE 754's finite results (RTZ never overflows).
-        rbits: random bits N for the few-bit modes (1..32); for ``sr`` only with ``srbits``.
+        rbits: random bits N for the few-bit modes (1..32); ``sr`` (exact) refuses it.
         seed: stream of the counter-based generator (:mod:`lowbit_core.rng`).
         srbits: explicit random integers in [0, 2^rbits), broadcastable to ``x``.
         backend: ``"auto"`` (numba when available), ``"numba"`` or ``"numpy"`` (the reference).
@@ -456,7 +473,7 @@ def round_distribution(
     f = get_format(fmt)
     m = check_mode(mode)
     arr = _check_x(x)
-    nb = _check_rbits(rbits, m) if m in FEW_BIT_MODES else None
+    nb = _check_rbits(rbits, m) if m in STOCHASTIC_MODES else None
     _check_input_bits(input_bits)
     g = grid_params(f)
     with np.errstate(invalid="ignore"):  # float32 signalling NaNs warn when widened

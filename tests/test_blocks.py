@@ -516,7 +516,7 @@ def test_numba_equals_reference_configs(rng, kw, dtype):
         {"mode": "srf", "rbits": 8, "seed": 12},
         {"mode": "src", "rbits": 5, "srbits": "random"},
         {"mode": "sro", "rbits": 2, "srbits": "random"},
-        {"mode": "sr", "rbits": 4, "srbits": "random"},
+        {"mode": "srff", "rbits": 4, "srbits": "random"},
         {"mode": "rna"},
         {"mode": "rtz"},
         {"mode": "rdn"},

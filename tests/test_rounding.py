@@ -43,7 +43,6 @@ GMODES = {
     "srf": GMode.StochasticFast,
     "src": GMode.Stochastic,
     "sro": GMode.StochasticOdd,
-    "sr": GMode.StochasticFastest,  # exact SR given N explicit bits is the truncating rule
 }
 ML = {k: v for k, v in ML_DTYPES.items() if not k.startswith(("int", "uint"))}
 NO_NAN = ["float4_e2m1fn", "float6_e3m2fn", "float6_e2m3fn"]
@@ -316,7 +315,7 @@ def test_deterministic_modes_vs_gfloat(name, mode):
 
 
 @pytest.mark.parametrize("name", GFLOAT_FORMATS)
-@pytest.mark.parametrize("mode", [*FEW_BIT_MODES, "sr"])
+@pytest.mark.parametrize("mode", FEW_BIT_MODES)
 def test_stochastic_modes_vs_gfloat(name, mode):
     f = get_format(name)
     fi = gfloat_info(f)  # type: ignore[arg-type]
@@ -472,7 +471,7 @@ def spec_away(mode: str, d: Fraction, r: int, n: int) -> bool:
     """The few-bit rules, straight from papers_spec (b) / numerics_notes section 2 tables."""
     s = d * 2**n
     fl = math.floor(s)
-    if mode in ("srff", "sr"):
+    if mode == "srff":
         return bool(fl + r >= 2**n)
     if mode == "srf":
         return bool(math.floor(d * 2 ** (n + 1)) + 2 * r + 1 >= 2 ** (n + 1))
@@ -495,7 +494,7 @@ def fraction_oracle(x: np.ndarray, f: IntFormat, mode: str, r: np.ndarray, n: in
 
 
 @pytest.mark.parametrize("name", ["int2", "int4", "int8", "uint4", "int8_sym"])
-@pytest.mark.parametrize("mode", [*FEW_BIT_MODES, "sr"])
+@pytest.mark.parametrize("mode", FEW_BIT_MODES)
 def test_int_few_bit_vs_fraction_oracle(name, mode, rng):
     f = get_format(name)
     assert isinstance(f, IntFormat)

@@ -53,7 +53,7 @@ SCALE_FORMATS = {
 #: Rounding of the gradients (id -> label).
 GRAD_MODES = {
     "rne": "round to nearest even",
-    "sr": "stochastic (exact, 32 random bits)",
+    "sr": "stochastic (32 random bits, bias < 2^-33 ulp)",
     "src": "stochastic, few random bits (rounded)",
     "srff": "stochastic, few random bits (truncated, biased)",
 }
