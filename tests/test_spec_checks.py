@@ -264,7 +264,7 @@ def test_check8_enough_bits_exactly_unbiased(mode, d):
 # --- quantize agrees with round_distribution ---
 
 
-@pytest.mark.parametrize("mode", ["srff", "srf", "src", "sro", "sr"])
+@pytest.mark.parametrize("mode", ["srff", "srf", "src", "sro"])
 @pytest.mark.parametrize("nb", [1, 3, 5])
 def test_quantize_over_all_srbits_equals_round_distribution(mode, nb):
     """Averaging quantize over every r in 0..2^N-1 reproduces round_distribution exactly."""
@@ -275,11 +275,19 @@ def test_quantize_over_all_srbits_equals_round_distribution(mode, nb):
     r = np.arange(2**nb)[:, None]
     xs = np.broadcast_to(x, (r.size, x.size))
     q = quantize(xs, "e4m3", mode, rbits=nb, srbits=r, backend="numpy")
-    rd = round_distribution(x, "e4m3", "srff" if mode == "sr" else mode, nb)
+    rd = round_distribution(x, "e4m3", mode, nb)
     assert np.array_equal(q.mean(axis=0), rd.mean)
     p_hi = (q == rd.hi).mean(axis=0)
     assert np.array_equal(np.where(rd.lo == rd.hi, 0.0, p_hi), rd.p_hi)
     assert ((q == rd.lo) | (q == rd.hi)).all()
+
+
+@pytest.mark.parametrize("nb", [1, 3, 5])
+def test_exact_sr_refuses_rbits_with_srbits(nb):
+    """'sr' with rbits and explicit bits is refused (it once meant truncating N-bit SR)."""
+    r = np.zeros(4, np.int64)
+    with pytest.raises(ValueError, match="srff"):
+        quantize(np.full(4, 8.3), "e4m3", "sr", rbits=nb, srbits=r, backend="numpy")
 
 
 @pytest.mark.parametrize("mode", ["srff", "srf", "src", "sro", "sr"])
