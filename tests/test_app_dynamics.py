@@ -80,6 +80,9 @@ def test_deep_link_sets_every_widget_and_the_data() -> None:
         )
     ).states
     assert np.array_equal(apptools.plotly_array(spec["data"][1]["y"]), sr[:, 2])
+    # the library is exact SR whatever the page's mode: its traces say so
+    w1_names = [t["name"] for t in apptools.chart_specs(at)[2]["data"]]
+    assert "SR seeds (library)" in w1_names and not any("SRC" in n for n in w1_names[:5])
     # the table's W1 equals w1 of independent runs
     ref = lorenz(LorenzParams(fmt="float64", steps=3000, dt=0.01, scheme="euler")).states
     df = at.dataframe[0].value

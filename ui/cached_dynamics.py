@@ -116,13 +116,12 @@ def lorenz_page(p: DynamicsParams, live: bool) -> dict[str, Any]:
     view = run(p)
     sweep = live_sweep(p) if live else None
     pts = view.summary[view.summary["kind"] != "float64"]
-    sr_label = "SR" if p.sr_mode == "sr" else p.sr_mode.upper()
     return {
         "view": view,
         "sweep": sweep,
         "attractor": fd.attractors(view.trajectories),
         "histogram": fd.histogram(view.histograms),
-        "w1": fd.w1_sbits(library(), sweep, pts, sr_label),
+        "w1": fd.w1_sbits(library(), sweep, pts),
     }
 
 

@@ -88,7 +88,7 @@ def histogram(hist: pd.DataFrame, var: str = "z") -> go.Figure:
 
 
 def w1_sbits(
-    lib: pd.DataFrame, live: pd.DataFrame | None, points: pd.DataFrame | None, sr_label: str
+    lib: pd.DataFrame, live: pd.DataFrame | None, points: pd.DataFrame | None
 ) -> go.Figure:
     """W1 of z against stored bits: the library's RN line, SR seeds (points) and their mean
     (line), the float64 floor as a band; optionally a live sweep (dashed) and live points."""
@@ -121,6 +121,7 @@ def w1_sbits(
         )
         sr = df[~df["mode"].isin(["rne", "float64"])]
         if len(sr):
+            sr_label = str(sr["mode"].iloc[0]).upper()  # the mode these rows were run with
             mean = sr.groupby("sbits", as_index=False)["w1_z"].mean()
             fig.add_trace(
                 go.Scatter(

@@ -74,7 +74,9 @@ class Precision:
             or not 1 <= self.sbits <= MAX_SBITS
         ):
             raise ValueError(f"sbits={self.sbits!r} out of range: use an integer 1..52")
-        if RoundMode(m) in FEW_BIT_MODES:
+        if RoundMode(m) not in FEW_BIT_MODES:
+            object.__setattr__(self, "rbits", None)  # only the N-bit modes read random bits
+        else:
             rb = self.rbits
             if isinstance(rb, bool) or not isinstance(rb, int) or not 1 <= rb <= 32:
                 raise ValueError(f"rbits={rb!r}: mode {m!r} needs an integer 1..32")
