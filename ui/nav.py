@@ -68,6 +68,13 @@ PAGES: list[PageInfo] = [
         "result rounded to a few bits. Round-to-nearest falls onto periodic orbits or stops "
         "moving; stochastic rounding keeps the climate.",
     ),
+    PageInfo(
+        "scaling_laws", "Scaling laws", ":material/trending_down:", "app_pages/scaling_laws.py",
+        "lowbit_core.experiments.scaling_law_page:ScalingLawParams",
+        "What the FP quantization scaling law of Sun et al. predicts for a model size, a data "
+        "size, a format and a block size: the loss, the data size past which more tokens hurt, "
+        "the best exponent/mantissa split and the best precision for a compute budget.",
+    ),
 ]
 
 
