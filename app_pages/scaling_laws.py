@@ -87,23 +87,23 @@ st.info("Everything below is the paper's **fitted law** evaluated here: no lab m
         "Paper values are marked as such.", icon=":material/functions:")
 
 r = cs.readout(p)
-lay = r["layout"]
+lay = r.layout
 st.header("1 · What the law predicts", divider="gray")
 st.markdown(f"N = **{_si(p.n_params)}** parameters, D = **{_si(p.tokens)}** tokens, "
             f"**{p.label}** ({p.bits} bits), B = **{p.block}**.")
 c1, c2, c3, c4 = st.columns(4)
-c1.metric("Predicted loss L", f"{r['loss']:.4f}")
-past = p.tokens > r["d_crit"]
-c2.metric("Critical data D_crit (tokens)", _si(r["d_crit"]),
+c1.metric("Predicted loss L", f"{r.loss:.4f}")
+past = r.past
+c2.metric("Critical data D_crit (tokens)", _si(r.d_crit),
           "D is past it" if past else "D is below it", delta_color="inverse" if past else "normal")
-c3.metric("Behaves like a BF16 model of N_eff", _si(r["n_eff"]),
-          f"{r['n_eff'] / p.n_params - 1:+.2%} of N", delta_color="off")
+c3.metric("Behaves like a BF16 model of N_eff", _si(r.n_eff),
+          f"{r.n_eff / p.n_params - 1:+.2%} of N", delta_color="off")
 c4.metric(f"Best layout for {p.bits} bits", f"E{lay.e_int}M{lay.m_int}",
           f"continuous E{lay.e:.2f} M{lay.m:.2f}", delta_color="off")
-terms = r["terms"]
+terms = r.terms
 st.dataframe(
     {"term": list(terms), "value": list(terms.values()),
-     "share of L": [v / r["loss"] for v in terms.values()]},
+     "share of L": [v / r.loss for v in terms.values()]},
     column_config={"value": st.column_config.NumberColumn(format="%.5f"),
                    "share of L": st.column_config.NumberColumn(format="percent")},
     hide_index=True,
@@ -114,10 +114,10 @@ st.caption(
     + " N_eff is the size of a model with no precision penalty (B = 1, the law's BF16 limit) "
     "whose model term equals this run's model term plus its penalty. "
     + (f"This layout is the best split of {p.bits} bits." if (lay.e_int, lay.m_int) ==
-       (p.ebits, p.mbits) else f"E{lay.e_int}M{lay.m_int} would give L = {r['layout_loss']:.4f}.")
+       (p.ebits, p.mbits) else f"E{lay.e_int}M{lay.m_int} would give L = {r.layout_loss:.4f}.")
 )
 with st.container(border=True):
-    env = r["envelope"]
+    env = r.envelope
     st.markdown("**Fit envelope** (fitted at N 41M–679M, D 10B–105B tokens, E0M7 … E6M1, B "
                 "32–512, channel, tensor)")
     st.markdown("\n".join(f"- :orange[outside:] {v}" for v in env.values()) if env else
@@ -133,7 +133,7 @@ v = cs.layout_view(p.bits)
 common.chart(v["fig"], v["table"], "scaling_layout_by_bits")
 st.caption("Fig. 5 kind: M_opt = νP/(δ+ν) − ½, E_opt = P − 1 − M_opt. Rounded: FP4 → E2M1, "
            "FP8 → E4M3, FP16 → E8M7, as the paper says; the exponent gets slightly more bits.")
-v = cs.compute_view(p.block, r["compute"], p.bits)
+v = cs.compute_view(p.block, r.compute, p.bits)
 common.chart(v["fig"], v["table"], "scaling_precision_vs_compute")
 st.caption("Fig. 7 kind: for a budget C = k·P·N·D (k = 6/16) the law's minimum over N and P. "
            "The grey band is the paper's reading, 4–8 bits for 1e21–1e31 FLOPs at B = 128.")

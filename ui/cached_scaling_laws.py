@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from lowbit_core.experiments import scaling_law_page as core
-from lowbit_core.experiments.scaling_law_page import ScalingLawParams
+from lowbit_core.experiments.scaling_law_page import Readout, ScalingLawParams
 from ui import figures_scaling_laws as fs
 
 __all__ = [
@@ -31,7 +31,7 @@ __all__ = [
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def readout(p: ScalingLawParams) -> dict[str, Any]:
+def readout(p: ScalingLawParams) -> Readout:
     """:func:`lowbit_core.experiments.scaling_law_page.readout`."""
     return core.readout(p)
 

@@ -26,6 +26,7 @@ __all__ = [
     "NOT_PUBLISHED",
     "PUBLISHED",
     "LabRun",
+    "Readout",
     "ScalingLawParams",
     "fp4_runs",
     "layout_by_bits",
@@ -107,28 +108,48 @@ def fmt_label(fmt: str, e: int, m: int) -> str:
     return f"E{e}M{m} ({fmt})"
 
 
-def readout(p: ScalingLawParams) -> dict[str, object]:
+@dataclass(frozen=True)
+class Readout:
+    """The page's numbers for one :class:`ScalingLawParams`."""
+
+    tokens: float  #: D (for :attr:`past`)
+    loss: float  #: L
+    terms: dict[str, float]  #: the four terms by name, in the law's order
+    d_crit: float  #: D_crit for this N and layout
+    n_eff: float  #: parameters of the penalty-free model with the same loss
+    layout: law.Layout  #: the optimal split of this bit width
+    layout_loss: float  #: L with that split's nearest integer layout
+    compute: float  #: C = 6/16 · P · N · D
+    envelope: dict[str, str]  #: :func:`~.scaling_law.outside_envelope`
+
+    @property
+    def past(self) -> bool:
+        """Whether D is past D_crit (more data now raises the loss)."""
+        return self.tokens > self.d_crit
+
+
+def readout(p: ScalingLawParams) -> Readout:
     """The page's numbers for ``p``: loss and its terms, D_crit, N_eff, the optimal layout of
     this bit width and its loss, the envelope messages."""
     n, d, e, m, b = p.n_params, p.tokens, p.ebits, p.mbits, p.B
     t = law.loss_terms(n, d, e, m, b)
     lay = law.optimal_layout(p.bits)
-    b_env = b if isinstance(b, str) else float(b)
-    return {
-        "loss": float(t.total),
-        "terms": {
+    return Readout(
+        tokens=d,
+        loss=float(t.total),
+        terms={
             "model n/N^α": float(t.model),
             "data d/D^β": float(t.data),
             "irreducible ε": float(t.irreducible),
             "precision penalty": float(t.precision),
         },
-        "d_crit": float(law.critical_data(n, e, m, b)),
-        "n_eff": float(law.effective_params_layout(n, d, e, m, b)),
-        "layout": lay,
-        "layout_loss": float(law.capybara_loss(n, d, lay.e_int, lay.m_int, b)),
-        "compute": 6 / 16 * p.bits * n * d,
-        "envelope": law.outside_envelope(n, d, e, m, b_env),
-    }
+        d_crit=float(law.critical_data(n, e, m, b)),
+        n_eff=float(law.effective_params_layout(n, d, e, m, b)),
+        layout=lay,
+        layout_loss=float(law.capybara_loss(n, d, lay.e_int, lay.m_int, b)),
+        compute=6 / 16 * p.bits * n * d,
+        envelope=law.outside_envelope(n, d, e, m, b),
+    )
 
 
 def _layouts(p: ScalingLawParams) -> list[tuple[str, int, int, bool]]:
