@@ -93,13 +93,13 @@ st.markdown(f"N = **{_si(p.n_params)}** parameters, D = **{_si(p.tokens)}** toke
             f"**{p.label}** ({p.bits} bits), B = **{p.block}**.")
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Predicted loss L", f"{r.loss:.4f}")
-past = r.past
-c2.metric("Critical data D_crit (tokens)", _si(r.d_crit),
-          "D is past it" if past else "D is below it", delta_color="inverse" if past else "normal")
-c3.metric("Behaves like a BF16 model of N_eff", _si(r.n_eff),
-          f"{r.n_eff / p.n_params - 1:+.2%} of N", delta_color="off")
+c2.metric("Critical data D_crit (tokens)", _si(r.d_crit), "D is past it" if r.past else
+          "D is below it", delta_color="inverse" if r.past else "normal", delta_arrow="off")
+c3.metric("BF16-equivalent N_eff", _si(r.n_eff), f"{r.n_eff / p.n_params - 1:+.2%} of N",
+          delta_color="off", delta_arrow="off",
+          help="Behaves like a model of N_eff parameters with no precision penalty.")
 c4.metric(f"Best layout for {p.bits} bits", f"E{lay.e_int}M{lay.m_int}",
-          f"continuous E{lay.e:.2f} M{lay.m:.2f}", delta_color="off")
+          f"continuous E{lay.e:.2f} M{lay.m:.2f}", delta_color="off", delta_arrow="off")
 terms = r.terms
 st.dataframe(
     {"term": list(terms), "value": list(terms.values()),
@@ -110,7 +110,7 @@ st.dataframe(
 )
 st.caption(
     ("Past D_crit the precision penalty grows faster than the data term falls: more tokens "
-     "make this run worse." if past else "Below D_crit more tokens still lower the loss.")
+     "make this run worse." if r.past else "Below D_crit more tokens still lower the loss.")
     + " N_eff is the size of a model with no precision penalty (B = 1, the law's BF16 limit) "
     "whose model term equals this run's model term plus its penalty. "
     + (f"This layout is the best split of {p.bits} bits." if (lay.e_int, lay.m_int) ==

@@ -74,7 +74,7 @@ def heatmap_view(n_params: float, tokens: float, block: str, e: int, m: int) -> 
     """Loss over (E, M) (``grid``, ``marks``, ``fig``)."""
     grid, marks = core.loss_heatmap(n_params, tokens, block)
     ridge = _layouts()
-    ridge = ridge[ridge["P"] <= core.HEAT_E + core.HEAT_M - 1]
+    ridge = ridge[ridge["E_opt"] <= core.HEAT_E - 0.5]  # the ridge inside the map
     base = float((grid["loss"] - grid["penalty"]).iloc[0])
     fig = fs.loss_heatmap(grid, marks, ridge, e, m, base)
     return {"grid": grid, "marks": marks, "fig": fig}

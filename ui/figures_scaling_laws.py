@@ -8,6 +8,7 @@ are the paper's fitted law, not a lab measurement.
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Any
 
@@ -36,6 +37,7 @@ def _figure(
 ) -> go.Figure:
     """One validated figure; the subtitle says what the curves are (short lines: phones)."""
     sub = f"{sub} · {FITTED}" if sub else FITTED
+    data = [{k: _typed(v) if k in ("x", "y", "z") else v for k, v in t.items()} for t in data]
     base: Spec = {
         "title": {"text": f"{title}<br><sup>{sub}</sup>", "x": 0.0, "xanchor": "left"},
         "height": height,
@@ -46,32 +48,47 @@ def _figure(
     return go.Figure({"data": data, "layout": {**base, **layout}})
 
 
+def _typed(v: Any) -> Any:
+    """A numeric array as plotly's typed-array spec (what ``to_json`` would write anyway):
+    encoded once here, the figure's cached copy costs less to serialise on every rerun."""
+    if not isinstance(v, np.ndarray) or v.dtype.kind not in "fiu":
+        return v
+    a = np.ascontiguousarray(v, dtype=np.float64)
+    spec: Spec = {"dtype": "f8", "bdata": base64.b64encode(a.tobytes()).decode("ascii")}
+    if a.ndim > 1:
+        spec["shape"] = ",".join(str(n) for n in a.shape)
+    return spec
+
+
 def _num(x: float) -> str:
     """``1e9`` rather than ``1e+09``."""
     return f"{x:.3g}".replace("e+0", "e").replace("e+", "e")
 
 
 def loss_vs_data(curves: pd.DataFrame, crit: pd.DataFrame, tokens: float) -> go.Figure:
-    """L against D per format (the page's own layout black and thick), each D_crit marked."""
+    """L against D per format (the page's own layout black and thick); every D_crit in one
+    marker trace, in ``crit``'s order and colours."""
     data: list[Spec] = []
-    for i, (name, g) in enumerate(curves.groupby("format", sort=False)):
-        cur = bool(g["current"].iloc[0])
-        color = CURRENT if cur else PALETTE[i % len(PALETTE)]
+    fmt = curves["format"].to_numpy()
+    colors = []
+    for i, name in enumerate(crit["format"]):
+        g = curves[fmt == name]
+        cur = bool(crit["current"].iloc[i])
+        colors.append(CURRENT if cur else PALETTE[i % len(PALETTE)])
         data.append({
-            "type": "scatter", "mode": "lines", "name": str(name), "legendgroup": str(name),
+            "type": "scatter", "mode": "lines", "name": str(name),
             "x": g["D"].to_numpy(), "y": g["loss"].to_numpy(),
-            "line": {"color": color, "width": 3.5 if cur else 2},
+            "line": {"color": colors[-1], "width": 3.5 if cur else 2},
             "hovertemplate": "D = %{x:.3g}: L = %{y:.5f}<extra>" + str(name) + "</extra>",
         })
-        c = crit[crit["format"] == name]
-        data.append({
-            "type": "scatter", "mode": "markers", "name": f"D_crit {name}",
-            "legendgroup": str(name), "showlegend": False,
-            "x": c["d_crit"].to_numpy(), "y": c["loss_at_crit"].to_numpy(),
-            "marker": {"symbol": "diamond", "size": 11, "color": color,
-                       "line": {"width": 1, "color": "white"}},
-            "hovertemplate": "D_crit = %{x:.4g}: L = %{y:.5f}<extra>" + str(name) + "</extra>",
-        })
+    data.append({
+        "type": "scatter", "mode": "markers", "name": "D_crit",
+        "x": crit["d_crit"].to_numpy(), "y": crit["loss_at_crit"].to_numpy(),
+        "text": crit["format"].to_numpy(),
+        "marker": {"symbol": "diamond", "size": 11, "color": colors,
+                   "line": {"width": 1, "color": "white"}},
+        "hovertemplate": "%{text}: D_crit = %{x:.4g}, L = %{y:.5f}<extra></extra>",
+    })
     lo, hi = float(curves["loss"].min()), float(curves["loss"].quantile(0.95))
     layout: Spec = {
         "xaxis": {"type": "log", "title": {"text": "training tokens D"}, "exponentformat": "power"},

@@ -172,7 +172,7 @@ def loss_vs_data(p: ScalingLawParams) -> tuple[pd.DataFrame, pd.DataFrame]:
     dc = law.critical_data(p.n_params, e, m, p.B)
     lo = max(1e3, min(p.tokens, float(dc.min())) / 30)
     hi = min(1e20, max(p.tokens, float(dc.max())) * 30)
-    dg = np.logspace(np.log10(lo), np.log10(hi), 240)
+    dg = np.logspace(np.log10(lo), np.log10(hi), 160)
     loss = law.capybara_loss(p.n_params, dg[None, :], e[:, None], m[:, None], p.B)  # (fmt, D)
     names = [x[0] for x in lays]
     curves = pd.DataFrame(
