@@ -75,6 +75,13 @@ PAGES: list[PageInfo] = [
         "size, a format and a block size: the loss, the data size past which more tokens hurt, "
         "the best exponent/mantissa split and the best precision for a compute budget.",
     ),
+    PageInfo(
+        "tensor", "Your tensor", ":material/data_array:", "app_pages/tensor.py",
+        "lowbit_core.experiments.tensor_page:TensorParams",
+        "A real weight, activation or gradient (shipped from the lab's own models, or your own "
+        "upload) through every format, block recipe and rounding mode: what flushes, what "
+        "saturates, the error per bit, block sizes, Hadamard rotation and SR bias.",
+    ),
 ]
 
 

@@ -166,8 +166,8 @@ def error_stats_reference(x: np.ndarray, q: np.ndarray, eff: np.ndarray, block: 
     t_pos, t_neg, flush_t, normal_t = thresholds
     nz = x64 != 0
     ax = np.abs(x64)
-    lim = np.where(x64 > 0, t_pos, t_neg) * s
     with np.errstate(divide="ignore", invalid="ignore"):
+        lim = np.where(x64 > 0, t_pos, t_neg) * s
         a = np.where(s > 0, ax / s, 0.0)
         rel = np.where(nz, np.abs(e) / ax, 0.0)
     live = nz & (s > 0)

@@ -493,17 +493,19 @@ def bias_report(x: np.ndarray | View2D, recipe: Recipe | str,
     th = _thresholds(get_format(r.fmt))
     rows = []
     for m in (check_mode(m) for m in modes):
-        tot_e, tot_row = 0.0, np.zeros(v.x.shape[0])
+        tot_e, tot_row, n_avg = 0.0, np.zeros(v.x.shape[0]), 1
         st: dict[str, Any] = {}
         for k in range(int(draws)):
             if k == 0 or m in STOCHASTIC_MODES:
                 qz = quantize_recipe(v.x, r, m, rbits, seed + k)
                 st = error_stats(v.x, qz.values, qz.eff, qz.block, th, probe)
-            tot_e += st["sum_e"]
-            tot_row += st["row_err"]
+            if m in STOCHASTIC_MODES or k == 0:  # a deterministic mode's mean is its one draw
+                tot_e += st["sum_e"]
+                tot_row += st["row_err"]
+                n_avg = k + 1
             rows.append({"mode": m.value, "draws": k + 1,
-                         "sum_bias": abs(tot_e / (k + 1)) / sabs,
-                         "matvec_bias": float(np.sqrt(np.mean((tot_row / (k + 1)) ** 2))) / y_rms})
+                         "sum_bias": abs(tot_e / n_avg) / sabs,
+                         "matvec_bias": float(np.sqrt(np.mean((tot_row / n_avg) ** 2))) / y_rms})
     return pd.DataFrame(rows)
 
 
