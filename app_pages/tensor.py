@@ -5,6 +5,7 @@ import streamlit as st
 
 from lowbit_core.experiments import tensor_page as core
 from lowbit_core.experiments.tensor_report import RECIPES
+from lowbit_core.formats import FORMATS, get_format
 from ui import cached_tensor as ct
 from ui import common, params
 from ui.nav import by_key
@@ -21,6 +22,10 @@ def _b(name: str) -> dict:
     return params.field_bounds(P_CLS, name)
 
 
+def _fmt(f: str) -> str:
+    return get_format(f).describe() if f in FORMATS else f.replace("_sym", " (symmetric)").upper()
+
+
 def _label(r: str) -> str:
     return "Custom block recipe (sidebar)" if r == "custom" else RECIPES[r].label
 
@@ -34,16 +39,20 @@ st.caption(
     "transform tames outliers, and whether the rounding is biased."
 )
 c1, c2 = st.columns([3, 2])
-c1.selectbox("Shipped tensor", _b("tensor")["choices"], key=K + "tensor",
+u1, u2 = st.columns([3, 2])
+up = u1.file_uploader("…or upload your own: .npy, .npz, .safetensors, .pt/.pth",
+                      type=["npy", "npz", "safetensors", "pt", "pth"], key=K + "_upload",
+                      max_upload_size=64)
+c1.selectbox("Shipped tensor", _b("tensor")["choices"], key=K + "tensor", disabled=up is not None,
              help="digits MLP and char-level transformer, end of the library's FP32 run "
-                  "(data/README.md): weight, act (layer input), grad_out (dL/dy), weight_grad.")
-up = c2.file_uploader("…or upload one (≤ 64 MB)", type=["npy", "npz", "safetensors", "pt", "pth"],
-                      key=K + "_upload")
-st.caption(":material/link: A shipped tensor is part of the share link; an uploaded one is not "
+                  "(data/README.md): weight, act (layer input), grad_out (dL/dy), weight_grad. "
+                  "Remove the upload to choose one again.")
+u2.caption(":material/link: A shipped tensor is part of the share link; an uploaded one is not "
            "(its bytes stay in this browser session), so a link to this page always opens the "
-           "shipped tensor named in it.")
+           "shipped tensor named in it. .pt files are opened with torch.load(weights_only=True) "
+           "only; no other pickle is ever opened.")
 
-ref, source, err = None, "", None
+ref, source = None, ""
 if up is not None:
     held = ss.get(K + "_file")
     if held is None or held[0] != up.file_id:
@@ -73,17 +82,18 @@ if ss.get(K + "axis") not in axes:
     st.info(f"Axis {ss.get(K + 'axis')} does not exist in a tensor of shape {shape}: using the "
             "last axis.")
     ss[K + "axis"] = -1
-st.selectbox("Blocks and channels run along", axes, key=K + "axis",
-             format_func=lambda a: f"axis {a % len(shape)} (length {shape[a]})"
-             + (", the last" if a == -1 else ""))
+c2.selectbox("Blocks and channels run along", axes, key=K + "axis",
+             format_func=lambda a: "the last axis" if a == -1 else f"axis {a}")
 
 with st.sidebar:
     st.multiselect("Recipes", _b("recipes")["choices"], key=K + "recipes", format_func=_label)
     with st.expander("Custom block recipe"):
-        st.selectbox("Elements", _b("custom_elem")["choices"], key=K + "custom_elem")
+        st.selectbox("Elements", _b("custom_elem")["choices"], key=K + "custom_elem",
+                     format_func=_fmt)
         st.slider("Block size", _b("custom_block")["min"], _b("custom_block")["max"],
                   key=K + "custom_block")
-        st.selectbox("Scale format", _b("custom_scale")["choices"], key=K + "custom_scale")
+        st.selectbox("Scale format", _b("custom_scale")["choices"], key=K + "custom_scale",
+                     format_func=_fmt)
         st.radio("Scale rule", _b("custom_rule")["choices"], key=K + "custom_rule",
                  horizontal=True)
         st.checkbox("FP32 tensor scale", key=K + "custom_ts")
@@ -151,7 +161,8 @@ with common.expected_errors():
                                "flushed_pct", "saturated_pct"]], hide_index=True)
 
 st.header("4 · Block size against scale overhead", divider="gray")
-st.selectbox("Element format of the sweep", _b("sweep_elem")["choices"], key=K + "sweep_elem")
+st.selectbox("Element format of the sweep", _b("sweep_elem")["choices"], key=K + "sweep_elem",
+             format_func=_fmt)
 with common.expected_errors():
     sw = ct.sweep_page(ref, p)
     common.chart(sw["fig"], sw["table"], "tensor_sweep")
@@ -168,7 +179,9 @@ with common.expected_errors():
     common.chart(rh["fig"], rh["gain"], "tensor_rht")
     st.caption(f"Each row's blocks of {p.rht_size} are multiplied by H = diag(signs)·H_Sylvester"
                f"/√{p.rht_size} (signs from seed {p.seed}), quantized (RNE) and rotated back. "
-               "A Gaussian has kurtosis 3; the transform spreads an outlier over its block.")
+               "A Gaussian has kurtosis 3. The rotation makes every block look Gaussian: it "
+               "spreads an outlier over its block (heavy tails, kurtosis > 3, gain), and can "
+               "cost SQNR on light-tailed tensors, whose blocks it gives new extremes.")
 
 st.header("6 · RNE vs SR: bias", divider="gray")
 b1, b2 = st.columns(2)
@@ -180,4 +193,7 @@ with common.expected_errors():
     common.chart(bi["fig"], bi["table"], "tensor_bias")
     st.caption("Error of the tensor's sum and of x·v (v a Gaussian probe, seeded), averaged "
                "over draws with seeds seed…seed+K−1. Round-to-nearest gives the same error every "
-               "time, so its bias stays; unbiased SR's average error falls like 1/√K.")
+               "time, so its bias stays; unbiased SR's average error falls like 1/√K. SR cannot "
+               "remove what saturation clamps (MXFP4's floor scale clips the top of each block): "
+               "there its curve levels off. The few-bit modes keep their own bias (SRFF rounds "
+               "toward zero by 2^-(N+1) ulp).")

@@ -38,7 +38,7 @@ def test_defaults_render_every_section_and_write_the_url() -> None:
     specs = apptools.chart_specs(at)
     titles = [s["layout"]["title"]["text"] for s in specs]
     assert titles == [
-        "Where the values sit: log2|x| and each recipe's zones",
+        "log2|x| and each recipe's zones",
         "SQNR against bits per element",
         "Block size 8…256: float4_e2m1fn elements",
         "Random Hadamard transform: SQNR off and on",

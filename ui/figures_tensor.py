@@ -31,8 +31,9 @@ _TEMPLATE = go.layout.Template(layout={
 })
 _LAYOUT: dict[str, Any] = {
     "template": _TEMPLATE,
-    "margin": {"l": 60, "r": 20, "t": 50, "b": 40},
-    "legend": {"orientation": "h", "y": -0.18, "yanchor": "top"},
+    "margin": {"l": 60, "r": 20, "t": 50, "b": 100},
+    # at the foot of the whole figure: it never covers the x-axis title, however it wraps
+    "legend": {"orientation": "h", "yref": "container", "y": 0.005, "yanchor": "bottom", "x": 0},
 }
 
 
@@ -73,8 +74,8 @@ def zones(hist: pd.DataFrame, zn: pd.DataFrame, rep: pd.DataFrame) -> go.Figure:
             q3=multi["top_q75"], lowerfence=multi["top_q5"], upperfence=multi["top_q95"],
             orientation="h", name="block ceilings", marker_color="black", line_width=1.5,
             fillcolor="rgba(0,0,0,0.15)", hoverinfo="skip"), row=2, col=1)
-    fig.update_layout(**_LAYOUT, barmode="overlay", height=320 + 34 * n,
-                      title="Where the values sit: log2|x| and each recipe's zones")
+    fig.update_layout(**_LAYOUT, barmode="overlay", height=380 + 34 * n,
+                      title="log2|x| and each recipe's zones")
     fig.update_yaxes(title_text="values", row=1, col=1)
     fig.update_yaxes(categoryorder="array", categoryarray=labels[::-1], row=2, col=1)
     fig.update_xaxes(title_text="log2 |x|", range=[lo, hi], row=2, col=1)
@@ -82,36 +83,53 @@ def zones(hist: pd.DataFrame, zn: pd.DataFrame, rep: pd.DataFrame) -> go.Figure:
 
 
 def ranking(rep: pd.DataFrame, max_bits: float) -> go.Figure:
-    """SQNR against bits per element for every recipe and mode, with the budget K."""
-    fig = go.Figure()
+    """SQNR against bits per element for every recipe and mode, with the budget K. Names are
+    written beside the points no other point beats (more SQNR for no more bits); every point
+    has its name on hover. Built as one dict and validated once: it is rebuilt whenever K
+    moves, and plotly's add_vline/update_layout calls cost several times more."""
+    fin = rep[rep["sqnr_db"] < float("inf")]
+    data = []
     for mode in dict.fromkeys(rep["mode"]):
-        d = rep[(rep["mode"] == mode) & (rep["sqnr_db"] < float("inf"))]
-        fig.add_trace(go.Scatter(
-            x=d["bits_per_element"], y=d["sqnr_db"], mode="markers+text", name=mode.upper(),
-            text=d["label"].str.split(" \\(").str[0], textposition="top center",
-            textfont={"size": 10}, marker={"size": 10, "color": COLORS.get(mode, "#333333"),
-                                           "symbol": [KIND_SYMBOL[k] for k in d["kind"]]},
-            customdata=d[["label"]].to_numpy(),
-            hovertemplate="%{customdata[0]}<br>%{x:.3f} bits, %{y:.2f} dB<extra></extra>"))
-    fig.add_vline(x=max_bits, line_dash="dash", line_color="#444444",
-                  annotation_text=f"K = {max_bits:g} bits", annotation_position="top left")
-    fig.update_layout(**_LAYOUT, height=440, title="SQNR against bits per element",
-                      xaxis_title="bits per element (scales included)", xaxis_type="log",
-                      yaxis_title="SQNR (dB)")
-    return fig
+        d = fin[fin["mode"] == mode].sort_values(["bits_per_element", "sqnr_db"],
+                                                 ascending=[True, False])
+        front = d["sqnr_db"] > d["sqnr_db"].cummax().shift(fill_value=-np.inf)
+        data.append({
+            "type": "scatter", "x": d["bits_per_element"].to_numpy(),
+            "y": d["sqnr_db"].to_numpy(), "mode": "markers+text", "name": mode.upper(),
+            "text": list(np.where(front, d["label"].str.split(" \\(").str[0], "")),
+            "textposition": "middle right", "textfont": {"size": 11},
+            "marker": {"size": 10, "color": COLORS.get(mode, "#333333"),
+                       "symbol": [KIND_SYMBOL[k] for k in d["kind"]]},
+            "customdata": list(d["label"]),
+            "hovertemplate": "%{customdata}<br>%{x:.3f} bits, %{y:.2f} dB<extra></extra>"})
+    bits = fin["bits_per_element"] if len(fin) else pd.Series([4.0, 16.0])
+    lo, hi = min(float(bits.min()), max_bits), max(float(bits.max()), max_bits)
+    layout = {
+        **_LAYOUT, "height": 480, "title": {"text": "SQNR against bits per element"},
+        "xaxis": {"title": {"text": "bits per element (scales included)"}, "type": "log",
+                  "range": [float(np.log10(lo / 1.15)), float(np.log10(hi * 1.6))]},
+        "yaxis": {"title": {"text": "SQNR (dB)"}},
+        "shapes": [{"type": "line", "xref": "x", "yref": "paper", "x0": max_bits,
+                    "x1": max_bits, "y0": 0, "y1": 1,
+                    "line": {"dash": "dash", "color": "#444444"}}],
+        "annotations": [{"x": float(np.log10(max_bits)), "xref": "x", "y": 1, "yref": "paper",
+                         "text": f"K = {max_bits:g} bits", "showarrow": False,
+                         "xanchor": "right", "yanchor": "bottom"}],
+    }
+    return go.Figure({"data": data, "layout": layout})
 
 
 def sweep(df: pd.DataFrame, elem: str) -> go.Figure:
     """SQNR against bits per element, one line per scale format, a point per block size."""
     fig = go.Figure()
-    for sc in dict.fromkeys(df["scale"]):
+    for i, sc in enumerate(dict.fromkeys(df["scale"])):
         d = df[df["scale"] == sc]
-        fig.add_trace(go.Scatter(
-            x=d["bits_per_element"], y=d["sqnr_db"], mode="lines+markers+text", name=sc,
-            text=[f"B={b}" for b in d["block"]], textposition="bottom right",
-            textfont={"size": 9},
-            hovertemplate=sc + ", block %{text}: %{x:.3f} bits, %{y:.2f} dB<extra></extra>"))
-    fig.update_layout(**_LAYOUT, height=420, title=f"Block size 8…256: {elem} elements",
+        fig.add_trace(go.Scatter(  # block sizes written on the first line only (they coincide)
+            x=d["bits_per_element"], y=d["sqnr_db"], mode="lines+markers+text" if i == 0 else
+            "lines+markers", name=sc, text=[f"B={b}" for b in d["block"]],
+            textposition="bottom center", textfont={"size": 10},
+            hovertemplate=sc + ", %{text}: %{x:.3f} bits, %{y:.2f} dB<extra></extra>"))
+    fig.update_layout(**_LAYOUT, height=460, title=f"Block size 8…256: {elem} elements",
                       xaxis_title="bits per element", yaxis_title="SQNR (dB)")
     return fig
 
@@ -123,10 +141,9 @@ def rht_gain(gain: pd.DataFrame) -> go.Figure:
                              ("sqnr_on_db", "with RHT", "#1f77b4")):
         fig.add_trace(go.Bar(x=gain["label"], y=gain[col], name=name, marker_color=color,
                              hovertemplate="%{x}: %{y:.2f} dB<extra>" + name + "</extra>"))
-    fig.update_layout(**_LAYOUT, barmode="group", height=400,
+    fig.update_layout(**_LAYOUT, barmode="group", height=460,
                       title="Random Hadamard transform: SQNR off and on",
                       yaxis_title="SQNR (dB)")
-    fig.update_layout(legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"})
     return fig
 
 
@@ -140,9 +157,12 @@ def bias(df: pd.DataFrame, recipe: str) -> go.Figure:
             fig.add_trace(go.Scatter(x=d["draws"], y=d[y], mode="lines+markers",
                                      name=mode.upper(), legendgroup=mode, showlegend=col == 1,
                                      line={"color": color}), row=1, col=col)
-    fig.update_xaxes(title_text="draws averaged", type="log")
+    top = max(int(df["draws"].max()), 2)
+    ticks = [t for t in (1, 2, 4, 8, 16, 32, 64) if t <= top]
+    fig.update_xaxes(title_text="draws averaged", type="log", tickvals=ticks,
+                     range=[-0.03, float(np.log10(top)) + 0.03])
     fig.update_yaxes(type="log")
     fig.update_yaxes(title_text="|mean error| / sum|x|", row=1, col=1)
     fig.update_yaxes(title_text="rms(mean error) / rms(x @ v)", row=1, col=2)
-    fig.update_layout(**_LAYOUT, height=400, title=f"RNE vs SR: bias ({recipe})")
+    fig.update_layout(**_LAYOUT, height=440, title=f"RNE vs SR: bias ({recipe})")
     return fig

@@ -28,6 +28,9 @@ __all__ = ["STATS", "error_stats", "error_stats_reference", "tasks"]
 STATS = ("sum_e", "sum_e2", "sum_x2", "max_abs", "max_rel", "n_flushed", "n_saturated",
          "n_sub_zone", "n_flush_zone", "n_nonzero", "sum_abs_x")
 CHUNK = 32768  #: elements per task
+#: stands in for +inf inside the kernel: fastmath (needed to vectorize the maxima) assumes no
+#: infinities; x and q are finite (the report refuses anything else)
+_BIG = 1e308
 
 
 def tasks(rows: int, cols: int, chunk: int = CHUNK) -> tuple[np.ndarray, int]:
@@ -48,76 +51,97 @@ def _limits(s: Any, t_pos: Any, t_neg: Any, flush_t: Any, normal_t: Any) -> Any:
     """A block's thresholds in units of x; a zero scale flushes every element (flush limit inf)."""
     if s > 0.0:
         return t_pos * s, t_neg * s, flush_t * s, normal_t * s
-    return np.inf, np.inf, np.inf, np.inf
+    return _BIG, _BIG, _BIG, _BIG
 
 
-@numba.njit(parallel=True, nogil=True, cache=True, error_model="numpy",
-            fastmath={"reassoc", "contract"})
+@numba.njit(nogil=True, cache=True, inline="always")
+def _as_float(bits: Any) -> Any:
+    """The float64 whose bit pattern is ``bits``."""
+    a = np.empty(1, np.int64)
+    a[0] = bits
+    return a.view(np.float64)[0]
+
+
+@numba.njit(parallel=True, nogil=True, cache=True, error_model="numpy", fastmath=True)
 def _k_stats(x: Any, q: Any, eff: Any, block: Any, th: Any, probe: Any, tab: Any,
              nseg: Any) -> Any:  # pragma: no cover - compiled
+    # Three branch-free loops over each row segment, so that LLVM vectorizes them (one loop
+    # with every accumulator did not: 10-20x slower, measured): the sums, writing |e| and
+    # |e|/|x| to a scratch row; their maxima as integers (the bit patterns of non-negative
+    # floats order like the floats, and an integer max reduction vectorizes where a float one
+    # did not); then, block by block from cache, the counts. fastmath: x and q are finite,
+    # _BIG stands in for inf.
     ntask = tab.shape[0]
     rows = x.shape[0]
     out = np.zeros((ntask, 11))
     epart = np.zeros((rows, nseg))
     t_pos, t_neg, flush_t, normal_t = th[0], th[1], th[2], th[3]
     per_row = eff.shape[0] > 1
+    width = 0
+    for t in range(ntask):
+        width = max(width, tab[t, 3] - tab[t, 2])
     for t in prange(ntask):
         r0, r1, c0, c1, seg = tab[t, 0], tab[t, 1], tab[t, 2], tab[t, 3], tab[t, 4]
+        abuf = np.empty(width)
+        rbuf = np.empty(width)
+        ai = abuf.view(np.int64)
+        ri = rbuf.view(np.int64)
+        mab = np.int64(0)
+        mrb = np.int64(0)
         se = 0.0
         se2 = 0.0
         sx2 = 0.0
         sax = 0.0
-        mabs = 0.0
-        mrel = 0.0
-        nfl = 0
-        nsat = 0
-        nsub = 0
-        nfz = 0
-        nnz = 0
+        nnz = 0.0
+        nfl = 0.0
+        nsat = 0.0
+        nfz = 0.0
+        nlow = 0.0  # below the normal range (flush zone + subnormal zone)
         for r in range(r0, r1):
-            er = r if per_row else 0
-            bc = c0 // block
-            cend = min((bc + 1) * block, c1)
-            lp, ln, lf, lnorm = _limits(eff[er, bc], t_pos, t_neg, flush_t, normal_t)
             em = 0.0
-            c = c0
-            while c < c1:
-                for cc in range(c, cend):
-                    xv = np.float64(x[r, cc])
-                    qv = np.float64(q[r, cc])
-                    e = qv - xv
-                    se += e
-                    se2 += e * e
-                    sx2 += xv * xv
-                    em += e * probe[cc]
-                    ae = abs(e)
-                    mabs = max(mabs, ae)
-                    ax = abs(xv)
-                    sax += ax
-                    nz = xv != 0.0
-                    if nz and ae > mrel * ax:  # rare: taken only when the maximum grows
-                        mrel = ae / ax
-                    # branch-free counts (the zones of random data defeat branch prediction)
-                    sat = ax > (lp if xv > 0.0 else ln)
-                    nnz += nz
-                    nfl += nz & (qv == 0.0)
-                    nsat += sat
-                    nfz += nz & (not sat) & (ax < lf)
-                    nsub += (not sat) & (ax >= lf) & (ax < lnorm) & nz
-                c = cend
-                if c < c1:
-                    bc += 1
-                    cend = min(cend + block, c1)
-                    lp, ln, lf, lnorm = _limits(eff[er, bc], t_pos, t_neg, flush_t, normal_t)
+            for c in range(c0, c1):
+                xv = np.float64(x[r, c])
+                qv = np.float64(q[r, c])
+                e = qv - xv
+                se += e
+                se2 += e * e
+                sx2 += xv * xv
+                em += e * probe[c]
+                ae = abs(e)
+                ax = abs(xv)
+                sax += ax
+                abuf[c - c0] = ae
+                rel = ae / (ax if ax > 0.0 else 1.0)
+                rbuf[c - c0] = rel if ax > 0.0 else 0.0
+                nz = 1.0 if ax > 0.0 else 0.0
+                nnz += nz
+                nfl += nz if qv == 0.0 else 0.0
             epart[r, seg] = em
+            for i in range(c1 - c0):
+                mab = ai[i] if ai[i] > mab else mab
+                mrb = ri[i] if ri[i] > mrb else mrb
+            er = r if per_row else 0
+            b0 = c0
+            while b0 < c1:
+                bc = b0 // block
+                b1 = min((bc + 1) * block, c1)
+                lp, ln, lf, lnorm = _limits(eff[er, bc], t_pos, t_neg, flush_t, normal_t)
+                for c in range(b0, b1):
+                    xv = np.float64(x[r, c])
+                    ax = abs(xv)
+                    nz = 1.0 if ax > 0.0 else 0.0
+                    nsat += 1.0 if ax > (lp if xv > 0.0 else ln) else 0.0
+                    nfz += nz if ax < lf else 0.0
+                    nlow += nz if ax < lnorm else 0.0
+                b0 = b1
         out[t, 0] = se
         out[t, 1] = se2
         out[t, 2] = sx2
-        out[t, 3] = mabs
-        out[t, 4] = mrel
+        out[t, 3] = _as_float(mab)
+        out[t, 4] = _as_float(mrb)
         out[t, 5] = nfl
         out[t, 6] = nsat
-        out[t, 7] = nsub
+        out[t, 7] = nlow - nfz
         out[t, 8] = nfz
         out[t, 9] = nnz
         out[t, 10] = sax
@@ -150,8 +174,9 @@ def error_stats(x: np.ndarray, q: np.ndarray, eff: np.ndarray, block: int,
         and ``row_err`` (rows,): ``(q - x) @ probe``.
     """
     tab, nseg = tasks(*x.shape)
-    part, epart = _k_stats(x, q, np.ascontiguousarray(eff, np.float64), np.int64(block),
-                           np.asarray(thresholds, np.float64), probe, tab, np.int64(nseg))
+    th = np.minimum(np.asarray(thresholds, np.float64), _BIG)
+    part, epart = _k_stats(x, q, np.ascontiguousarray(eff, np.float64), np.int64(block), th,
+                           probe, tab, np.int64(nseg))
     return _combine(part, epart)
 
 

@@ -175,9 +175,23 @@ def _pad(x: np.ndarray, block: int) -> np.ndarray:
     return x if nb * block == cols else np.pad(x, ((0, 0), (0, nb * block - cols)))
 
 
+def _amax(xb: np.ndarray, cache: dict[int, np.ndarray] | None) -> np.ndarray:
+    """Block amax of a (rows, nblocks, b) view, shared by the recipes of one report."""
+    b = xb.shape[2]
+    if cache is None:
+        return np.asarray(np.abs(xb).max(axis=2))
+    if b not in cache:
+        cache[b] = np.abs(xb).max(axis=2)
+    return cache[b]
+
+
 def quantize_recipe(x: np.ndarray, recipe: Recipe | str, mode: RoundMode | str = "rne",
-                    rbits: int = 8, seed: int = 0) -> Quantized:
+                    rbits: int = 8, seed: int = 0,
+                    amax_cache: dict[int, np.ndarray] | None = None) -> Quantized:
     """Quantize-dequantize a (rows, cols) float array with one recipe and rounding mode.
+
+    ``amax_cache`` (block size -> block amax of this ``x``) lets the recipes of one report
+    share the amax pass.
 
     Raises:
         ValueError: unknown recipe or mode, bad rbits or seed.
@@ -193,7 +207,7 @@ def quantize_recipe(x: np.ndarray, recipe: Recipe | str, mode: RoundMode | str =
         b = INT_BLOCK if r.group == "block" else cols
         xp = _pad(x, b) if r.group == "block" else x
         xb = xp.reshape(rows, -1, b)  # (rows, nblocks, b)
-        amax = np.abs(xb).max(axis=2)
+        amax = _amax(xb, amax_cache)
         if r.group == "tensor":
             amax = np.full((1, 1), amax.max(), dtype=x.dtype)
         s = (amax / x.dtype.type(f.max)).astype(x.dtype)
@@ -209,21 +223,20 @@ def quantize_recipe(x: np.ndarray, recipe: Recipe | str, mode: RoundMode | str =
     nb = xp.shape[1] // b
     ts = res.tensor_scale or 1.0
     eff = res.scales.astype(np.float64).reshape(rows, nb) / ts
-    under, over = _scale_range(xp.reshape(rows, nb, b), spec, ts)
+    under, over = _scale_range(_amax(xp.reshape(rows, nb, b), amax_cache), spec, ts)
     return Quantized(np.ascontiguousarray(res.values[:, :cols]), eff, b, under, over, rows * nb)
 
 
-def _scale_range(xb: np.ndarray, spec: BlockSpec, s_enc: float) -> tuple[int, int]:
+def _scale_range(amax: np.ndarray, spec: BlockSpec, s_enc: float) -> tuple[int, int]:
     """Blocks (amax > 0) whose raw scale is below the scale format's smallest positive value or
     above its largest (as :mod:`lowbit_core.blocks` computes it before rounding)."""
-    wd = xb.dtype.type
-    amax = np.abs(xb).max(axis=2)
+    wd = amax.dtype.type
     sf, ef = spec.scale_format, spec.elem_format
     if spec.scale_rule is ScaleRule.AMAX:
         raw = _raw_scale(amax, spec, float(wd(s_enc) * (wd(1) / wd(ef.max))))
     else:
         with np.errstate(over="ignore"):
-            raw = _raw_scale(np.minimum(amax * wd(s_enc), np.finfo(xb.dtype).max), spec, 1.0)
+            raw = _raw_scale(np.minimum(amax * wd(s_enc), np.finfo(amax.dtype).max), spec, 1.0)
     live = amax > 0
     return (int(np.count_nonzero(live & (raw < sf.min_subnormal))),
             int(np.count_nonzero(live & (raw > sf.max))))
@@ -273,9 +286,9 @@ def _as_view(x: np.ndarray | View2D, axis: int) -> View2D:
 
 def _metrics(v: View2D, r: Recipe, mode: RoundMode, rbits: int, seed: int,
              probe: np.ndarray, y_rms: float, zones: list[dict[str, Any]] | None = None,
-             ) -> dict[str, Any]:
+             amax_cache: dict[int, np.ndarray] | None = None) -> dict[str, Any]:
     x = v.x
-    qz = quantize_recipe(x, r, mode, rbits, seed)
+    qz = quantize_recipe(x, r, mode, rbits, seed, amax_cache)
     if zones is not None:
         zones.append(_zone_row(r, qz))
     st = error_stats(x, qz.values, qz.eff, qz.block, _thresholds(get_format(r.fmt)), probe)
@@ -339,7 +352,8 @@ def report_and_zones(x: np.ndarray | View2D, recipes: Iterable[Recipe | str] = D
     y = v.x.astype(np.float64) @ probe
     y_rms = float(np.sqrt(np.mean(y * y)))
     zones: list[dict[str, Any]] = []
-    rows = [_metrics(v, r, m, rbits, seed, probe, y_rms, zones if i == 0 else None)
+    cache: dict[int, np.ndarray] = {}
+    rows = [_metrics(v, r, m, rbits, seed, probe, y_rms, zones if i == 0 else None, cache)
             for r in rs for i, m in enumerate(ms)]
     return pd.DataFrame(rows, columns=list(COLUMNS)), pd.DataFrame(zones)
 
