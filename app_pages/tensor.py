@@ -1,6 +1,8 @@
 """Your tensor: a real weight, activation or gradient tensor in every format, block recipe and
 rounding mode (issue 13): zones, metrics, a ranking, block sizes, RHT and SR bias."""
 
+from dataclasses import replace
+
 import streamlit as st
 
 from lowbit_core.experiments import tensor_page as core
@@ -122,7 +124,7 @@ st.markdown(f"**{source}** · shape {v.shape} · {v.total:,} elements · viewed 
             f"{'fp64' if v.x.dtype.itemsize == 8 else 'fp32 (bf16/fp16 widened exactly)'}")
 if v.note:
     st.info(f"Sampled: {v.note}.", icon=":material/shuffle:")
-run_key = f"{ref.key}|{p!r}"
+run_key = f"{ref.key}|{replace(p, max_bits=P_CLS().max_bits)!r}"  # K alone costs nothing
 if core.heavy(v.x.size, p) and ss.get(K + "_run") != run_key:
     st.info(f"This tensor and these settings take about {core.work(v.x.size, p) / 1e8:.1f}e8 "
             "element-passes (seconds): start them with the button.")
