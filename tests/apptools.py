@@ -22,6 +22,18 @@ def open_page(script: str, query: dict[str, Any] | None = None, timeout: float =
     return at.run()
 
 
+def open_ok(script: str, query: dict[str, Any] | None = None, timeout: float = 180) -> AppTest:
+    """:func:`open_page`, asserting that the page ran without an exception."""
+    at = open_page(script, query, timeout)
+    assert not at.exception, at.exception[0].value if at.exception else ""
+    return at
+
+
+def url_dict(at: AppTest) -> dict[str, list[str]]:
+    """Every URL parameter the page wrote, each as a list of strings."""
+    return {k: url_values(at, k) for k in at.query_params}
+
+
 def plotly_array(a: Any) -> np.ndarray:
     """A plotly spec array: a plain list, or plotly>=6's {"dtype", "bdata"} base64 form."""
     if isinstance(a, dict):

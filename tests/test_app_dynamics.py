@@ -20,13 +20,10 @@ SMALL = {"steps": "2000", "harmonic_n": "2000", "card_seeds": "1"}
 
 
 def open_page(query: dict[str, Any] | None = None) -> AppTest:
-    at = apptools.open_page(SCRIPT, query, timeout=300)
-    assert not at.exception, at.exception[0].value if at.exception else ""
-    return at
+    return apptools.open_ok(SCRIPT, query, timeout=300)
 
 
-def url(at: AppTest) -> dict[str, list[str]]:
-    return {k: apptools.url_values(at, k) for k in at.query_params}
+url = apptools.url_dict
 
 
 def test_defaults_render_every_view_and_write_the_url() -> None:
