@@ -13,8 +13,8 @@ from lowbit_core.blocks import ScaleRule, quantize_blocks
 from lowbit_core.formats import FORMATS, decode, grid
 from lowbit_core.rounding import quantize
 from tests.apptools import chart_specs, open_page, plotly_array, url_values
-from ui.params import to_query
-from ui.params_formats import FormatsParams
+from ui.params import from_query, to_query
+from ui.params_formats import FMT_CHOICES, FormatsParams
 
 pytestmark = pytest.mark.app
 
@@ -115,6 +115,22 @@ def test_bit_buttons_toggle_the_code() -> None:
     # next up / down walk the grid
     at.button[[b.label for b in at.button].index("next up ▶")].click().run()
     assert float(at.metric[0].value) == float(decode("float8_e4m3fn", 0xB8))
+
+
+@pytest.mark.parametrize("fmt", [f for f in FMT_CHOICES if f != "custom"])
+def test_a_link_without_a_code_opens_the_bit_view_at_one(fmt: str) -> None:
+    """?fmt=float32 once opened at code 56 (7.847e-44, E4M3's 1.0 code carried over)."""
+    p, notes = from_query(FormatsParams, {"fmt": fmt})
+    assert not notes and p.fmt == fmt
+    assert decode(p.format(), p.code)[()] == 1.0
+    # an explicit code is kept as given
+    assert from_query(FormatsParams, {"fmt": fmt, "code": "0"})[0].code == 0
+
+
+def test_float32_link_shows_one_in_the_bit_view() -> None:
+    at = _page({"fmt": "float32"})
+    assert not at.warning and float(at.metric[0].value) == 1.0
+    assert url_values(at, "code") == [str(0x3F800000)]
 
 
 def test_format_change_keeps_the_number() -> None:

@@ -12,8 +12,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lowbit_core.formats import FORMATS, FloatFormat, Specials
+import numpy as np
+
+from lowbit_core.formats import FORMATS, FloatFormat, Specials, decode, encode
+from lowbit_core.rounding import quantize
 from ui.params import choice, frange, irange, multi
+
+#: the ``code`` of a link that names none: resolved to the code of 1.0 (:func:`code_of_one`)
+AUTO_CODE = -1
+
+
+def code_of_one(f: FloatFormat) -> int:
+    """The code of 1.0 in ``f``, or of the finite value nearest 1.0 where 1.0 is not on its grid
+    (RNE, saturating; formats of more than 16 bits without 1.0: code 0)."""
+    c = f.bias << f.mbits  # exponent field = bias, fraction 0: 1.0 where that field is a normal
+    if 0 <= c < f.num_codes and decode(f, c)[()] == 1.0:
+        return c
+    if f.bits > 16:
+        return 0
+    return int(encode(f, quantize(np.array([1.0]), f, saturate=True))[0])
 
 __all__ = [
     "BLOCK_FORMATS",
@@ -84,7 +101,9 @@ class FormatsParams:
     specials: str = field(default="ieee", metadata=choice([s.value for s in Specials]))
     signed: bool = True  #: custom only; unsigned formats are the block-scale kind (UE4M3)
     # --- bit view: the code is the state, so a link reproduces the exact bit pattern ------------
-    code: int = field(default=0x38, metadata=irange(0, MAX_CODE))  #: 0x38 is 1.0 in E4M3
+    #: AUTO_CODE (a link without ``code``): the code of 1.0 in the chosen format (or of the value
+    #: nearest 1.0 where it is not representable), so ``?fmt=float32`` opens at 1.0
+    code: int = field(default=AUTO_CODE, metadata=irange(0, MAX_CODE))
     # --- "type a real number" and the number line -----------------------------------------------
     x: float = field(default=0.3, metadata=frange(-1e300, 1e300))  #: 0.3 is inexact everywhere
     mode: str = field(default="rne", metadata=choice(LINE_MODES))
@@ -108,6 +127,8 @@ class FormatsParams:
         if not lo <= self.bias <= hi:
             raise ValueError(f"bias={self.bias} is outside {lo}..{hi} for ebits={self.ebits}")
         f = self.format()  # raises ValueError for an impossible custom format
+        if self.code == AUTO_CODE:
+            object.__setattr__(self, "code", code_of_one(f))
         if self.code >= f.num_codes:
             raise ValueError(f"code={self.code} does not fit the {f.bits}-bit format {f.name}")
         if self.outlier_at >= 32 * self.groups:
