@@ -22,9 +22,10 @@ import streamlit as st  # noqa: E402
 
 from ui import nav  # noqa: E402
 
+# "auto": open beside the page on a wide screen, closed on a phone (where it would cover the page)
 st.set_page_config(
     page_title="Low-Bit Lab", page_icon=":material/calculate:", layout="wide",
-    initial_sidebar_state="expanded",
+    initial_sidebar_state="auto",
 )
 
 home = st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True)
@@ -45,5 +46,6 @@ with st.sidebar:  # (the navigation menu already ends with a rule)
         query = urlencode([(k, v) for k in st.query_params for v in st.query_params.get_all(k)])
         base = st.context.url or f"/{current.url_path}"
         st.markdown("**Share this view**")
-        st.code(f"{base}?{query}" if query else base, language=None, wrap_lines=True)
+        # one line (scrolls sideways, copy button at its end): a wrapped link fills a phone
+        st.code(f"{base}?{query}" if query else base, language=None, wrap_lines=False)
         st.caption("This link reproduces the page exactly: every setting and the random seed.")

@@ -67,6 +67,19 @@ def test_non_defaults_round_trip_exactly() -> None:
     assert back.x == 0.30000000000000004  # repr keeps every bit of a float
 
 
+@dataclass(frozen=True)
+class Many:
+    tags: tuple[str, ...] = field(default=("a",), metadata=multi(["a", "b"]))
+
+
+def test_empty_tuple_is_written_and_read_back_as_empty() -> None:
+    # a link whose multiselect is empty must not come back as the (non-empty) default
+    q = to_query(Many(tags=()))
+    assert q["tags"] == [""]
+    assert from_query(Many, q) == (Many(tags=()), [])
+    assert from_query(Many, to_query(Many())) == (Many(), [])
+
+
 def test_empty_query_is_defaults_without_messages() -> None:
     assert from_query(P, {}) == (P(), [])
 

@@ -70,9 +70,10 @@ def multi(options: Iterable[str], min_len: int = 0, max_len: int | None = None) 
     return {"choices": tuple(options), "min_len": min_len, "max_len": max_len}
 
 
-def validator(fn: Callable[[str], str]) -> dict[str, Any]:
-    """Metadata for a free str field checked by ``fn`` (returns the canonical value or raises)."""
-    return {"validate": fn}
+def validator(fn: Callable[[str], str], max_len: int | None = None) -> dict[str, Any]:
+    """Metadata for a free str field, or each item of a tuple[str, ...] field (at most
+    ``max_len`` of them), checked by ``fn`` (returns the canonical value or raises)."""
+    return {"validate": fn, "max_len": max_len}
 
 
 def field_bounds(cls: type[Any], name: str) -> dict[str, Any]:
@@ -121,9 +122,15 @@ def _parse_field(f: dataclasses.Field[Any], raw: str | Sequence[str], msgs: list
             msgs.append(f"`{name}`: value too long, kept the default")
             return dataclasses.MISSING
         choices = md.get("choices")
+        check = md.get("validate")
         out: list[str] = []
         for s in items:
             c = _match_choice(s, choices) if choices else s
+            if c is not None and check is not None:
+                try:
+                    c = check(c)
+                except (ValueError, TypeError):
+                    c = None
             if c is None:
                 msgs.append(f"`{name}`: ignored unknown option {_safe(s)}")
             elif c not in out:
@@ -245,8 +252,8 @@ def to_query(p: Any) -> dict[str, str | list[str]]:
     out: dict[str, str | list[str]] = {}
     for f in dataclasses.fields(p):
         v = getattr(p, f.name)
-        if isinstance(v, tuple):
-            out[f.name] = [str(s) for s in v]
+        if isinstance(v, tuple):  # an empty tuple is written as one empty value ("k="), so a
+            out[f.name] = [str(s) for s in v] or [""]  # link says "none", not "the default"
         elif isinstance(v, bool):
             out[f.name] = "1" if v else "0"
         elif isinstance(v, float):
