@@ -3,7 +3,7 @@
 import streamlit as st
 
 from lowbit_core.formats import FORMATS
-from ui import cached, common, params
+from ui import cached, common, figures_common, params
 from ui.params_rounding import FEW_BIT, MODE_LABELS, MODES, RoundingParams
 
 PAGE = "rounding"
@@ -55,10 +55,7 @@ c1.multiselect(
     help="SR is exact (infinitely many random bits); SRFF/SRF/SRC/SRO use N random bits.",
 )
 c2.slider("Random bits N (few-bit modes)", *_irange("rbits"), key=K + "rbits")
-st.markdown(
-    f"x = **{x:.10g}** lies between lo = **{lo:.10g}** and hi = **{hi:.10g}** "
-    f"(ulp = {hi - lo:.6g}); it sits **{(x - lo) / (hi - lo):.6f}** ulp above lo."
-)
+st.markdown(figures_common.representability(x, lo, hi, fmt_label))
 
 st.header("1 · Where does x go?", divider="gray")
 c1, c2 = st.columns(2)
@@ -86,8 +83,10 @@ with common.expected_errors():
     common.chart(fig, curves, "rounding_bias")
     st.caption(
         "For every position of x between lo and hi: the mean error of the rounded value (bias) "
-        "and its standard deviation, both exact and in ulps. Exact SR has zero bias everywhere; "
-        "SRFF truncates the distance to N bits and is biased toward zero."
+        "and its standard deviation, both exact and in ulps. The deterministic modes' bias has "
+        "its own panel, so the stochastic modes' panel zooms to theirs: exact SR has zero bias "
+        "everywhere; SRFF truncates the distance to N bits and is biased toward zero. Curves "
+        "that coincide are named in the panel title and drawn with different dashes."
     )
     st.markdown("**Mean bias over the interval** (exact, in ulps; spec: Fitzgibbon & Felix 2025)")
     table = means.assign(mode=[MODE_LABELS[m] for m in means["mode"]])

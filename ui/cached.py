@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from lowbit_core.formats import get_format
-from lowbit_core.rounding import quantize, round_distribution
+from lowbit_core.rounding import FEW_BIT_MODES, STOCHASTIC_MODES, quantize, round_distribution
 from ui import figures_rounding as figs
 
 __all__ = [
@@ -35,8 +35,8 @@ __all__ = [
     "step_seed",
 ]
 
-FEW_BIT = frozenset({"srff", "srf", "src", "sro"})
-STOCHASTIC = FEW_BIT | {"sr"}
+FEW_BIT = frozenset(m.value for m in FEW_BIT_MODES)  # the core's rule, as plain strings
+STOCHASTIC = frozenset(m.value for m in STOCHASTIC_MODES)
 PROFILE_POINTS = 512
 #: Offset of the plotting grid inside each cell: an irrational-looking fraction, so that for
 #: N > 9 random bits the samples do not all land on the teeth of the bias sawtooth (aliasing).
@@ -221,7 +221,8 @@ def cached_profile(
     fmt: str, lo: float, hi: float, modes: tuple[str, ...], rbits: int, dbits: int
 ) -> tuple[go.Figure, pd.DataFrame, pd.DataFrame]:
     curves, means = profile(fmt, lo, hi, modes, rbits, dbits)
-    fig = figs.profile_figure(curves, get_format(fmt).describe(), rbits, dbits)
+    resolution = 64 * 2.0**-52 * hi / (hi - lo)  # float64's rounding of (E - x) / ulp
+    fig = figs.profile_figure(curves, get_format(fmt).describe(), rbits, dbits, resolution)
     return fig, curves, means
 
 

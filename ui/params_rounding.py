@@ -11,22 +11,16 @@ import math
 from dataclasses import dataclass, field
 
 from lowbit_core.formats import FORMATS
+from ui.figures_common import MODE_LABELS as _ALL_LABELS
+from ui.figures_common import takes_rbits
 from ui.params import choice, frange, irange, multi, validator
 
 __all__ = ["FEW_BIT", "MODES", "MODE_LABELS", "X_MAX", "RoundingParams", "parse_x"]
 
 #: Modes the page compares: nearest-even, truncation, exact SR and the four few-bit variants.
 MODES: tuple[str, ...] = ("rne", "rtz", "sr", "srff", "srf", "src", "sro")
-FEW_BIT: tuple[str, ...] = ("srff", "srf", "src", "sro")
-MODE_LABELS: dict[str, str] = {
-    "rne": "RNE (nearest, ties to even)",
-    "rtz": "RTZ (toward zero)",
-    "sr": "SR (exact stochastic)",
-    "srff": "SRFF (N bits, truncated)",
-    "srf": "SRF (N bits + half bit)",
-    "src": "SRC (d rounded to N bits)",
-    "sro": "SRO (d rounded to N bits, ties to odd)",
-}
+FEW_BIT: tuple[str, ...] = tuple(m for m in MODES if takes_rbits(m))
+MODE_LABELS: dict[str, str] = {m: _ALL_LABELS[m] for m in MODES}  # the lab's labels
 X_MAX = 1e38  # above every catalogue format's max except float32's (3.4e38): the page clamps
 
 
