@@ -11,13 +11,14 @@ from ui.params_grad_variance import (
     MODE_LABELS,
     MODEL_LABELS,
     MODES,
+    PRESETS,
     TARGET_LABELS,
     GradVarianceParams,
 )
 
 PAGE, ss = "grad_variance", st.session_state
 K = PAGE + "."
-RAN = K + "_ran"  # settings whose heavy parts were started with the Run button
+RAN = K + "_ran"  # settings (GradVarianceParams.view) whose slow parts were run in this session
 
 
 def _irange(name: str) -> tuple[int, int]:
@@ -37,8 +38,27 @@ def _pow2(k: int) -> str:
     return f"{2**k:,}"
 
 
+def _preset() -> None:
+    for name, v in PRESETS[ss[K + "_preset"]].items():
+        ss[K + name] = list(v) if isinstance(v, tuple) else v
+
+
+def _ran() -> None:
+    """Run pressed: these settings' slow parts are computed, and the link says so."""
+    ss[RAN].add(repr(params.current(GradVarianceParams, PAGE).view))
+    ss[K + "run"] = True
+
+
 params.seed(GradVarianceParams, page=PAGE)
+first = RAN not in ss
+ran: set[str] = ss.setdefault(RAN, set())
 p, bad = params.collect(GradVarianceParams, PAGE)
+key = repr(p.view)
+if first and p.run:  # a link from someone who pressed Run: compute what they saw
+    ran.add(key)
+if p.run != (key in ran):  # settings changed after a Run: the link no longer claims one
+    ss[K + "run"] = key in ran
+    p, bad = params.collect(GradVarianceParams, PAGE)
 params.publish(p)
 
 st.title("Gradient variance vs batch size under stochastic rounding")
@@ -49,6 +69,9 @@ st.caption(
     "to a simple model, Var ≈ σ²/B + Σ Δ²/(6B), labelled as a model."
 )
 with st.sidebar:
+    st.selectbox("Start from", list(PRESETS), key=K + "_preset", on_change=_preset, index=None,
+                 placeholder="a preset (or keep the settings below)",
+                 help="Each preset sets the grid, the quantized tensors and the modes.")
     st.selectbox("Model", list(MODEL_LABELS), format_func=lambda m: MODEL_LABELS[m],
                  key=K + "model")
     st.radio("Number grid", list(GRID_LABELS), format_func=lambda g: GRID_LABELS[g],
@@ -78,15 +101,11 @@ st.markdown(f"Format **{p.fmt_label}** · model "
             f"**{', '.join(t.upper() for t in p.targets) or 'nothing'}**")
 
 heavy = cgv.is_heavy(p)
-ran: set[str] = ss.setdefault(RAN, set())
-key = repr(p)
-if any(heavy.values()) and key not in ran:
-    parts = ", ".join(k for k, v in heavy.items() if v)
-    c1, c2 = st.columns([3, 1])
-    c1.info(f"These settings take longer than the defaults ({parts}). Press Run to compute them.")
-    if c2.button("Run", type="primary", key=K + "_run", icon=":material/play_arrow:"):
-        ran.add(key)
 go_heavy = key in ran
+if any(heavy.values()) and not go_heavy:
+    est = cgv.seconds(p)
+    common.run_gate(PAGE, key, ", ".join(k for k, v in heavy.items() if v),
+                    sum(est[k] for k, v in heavy.items() if v), _ran)
 
 
 def ready(part: str) -> bool:
@@ -134,6 +153,7 @@ if ready("exchange"):
                    "dominates; on the integer grid small values are rounded coarsely.")
         xr = cgv.exchange(sweep, p.ref)
         common.chart(fgv.exchange(xr, p.batch_sizes[-1]), xr, "grad_variance_exchange")
+        st.markdown(fgv.exchange_sentence(xr, xmode))
         st.caption(
             f"Batch size at which the error E‖ĝ − g‖² with k bits falls to the full-"
             f"precision value at B = {p.ref}, from a fit C/B + F to each measured curve (F: what "
@@ -145,9 +165,11 @@ if ready("exchange"):
 st.header("4 · Bias: what batch size cannot fix", divider="gray")
 if df is not None:
     common.chart(fgv.bias(df), df, "grad_variance_bias")
-    st.caption("Squared bias of the mean gradient (estimate corrected for the noise of a mean of "
-               "R batches; values below the grey noise level are not resolved). Round-to-nearest "
-               "leaves a bias that does not fall with B; SR is unbiased.")
+    st.caption("Squared bias of the mean gradient, estimated from R batches and corrected for "
+               "the noise of their mean; bars: ±2 standard errors. Only estimates above 2 SE "
+               "are drawn: the grey band is what R batches cannot tell from zero. A biased "
+               "rounding (round-to-nearest, truncating few-bit SRFF) leaves a bias that does "
+               "not fall with B; exact SR stays inside the band (unbiased).")
 
 st.header("5 · Training curves", divider="gray")
 c1, c2, c3, c4, c5 = st.columns(5)

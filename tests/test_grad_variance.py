@@ -180,8 +180,8 @@ def test_determinism_and_seed() -> None:
 
 def test_result_columns_and_all_models() -> None:
     cols = {"model", "fmt", "mode", "batch", "repeats", "total_var", "sampling_var", "quant_var",
-            "cross", "bias2", "bias2_noise", "mse", "model_var", "model_quant_var", "floor_var",
-            "floor_bias2", "grad_norm2"}
+            "cross", "bias2", "bias2_noise", "bias2_se", "bias2_se0", "mse", "model_var",
+            "model_quant_var", "floor_var", "floor_bias2", "grad_norm2"}
     for model in gv.Model:
         p = gv.GradVarianceParams(model=model.value, batch_sizes=(1, 8), repeats=4)
         df = gv.gradient_variance(p)

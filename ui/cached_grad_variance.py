@@ -21,7 +21,8 @@ from ui.cached import heavy_slot
 from ui.params_grad_variance import GradVarianceParams
 
 __all__ = [
-    "DEFAULT_COST", "bits", "bits_args", "cost", "exchange", "is_heavy", "training", "variance",
+    "GATE_S", "bits", "bits_args", "cost", "exchange", "is_heavy", "seconds", "training",
+    "variance",
 ]
 
 _HASH: dict[str | type[Any], Callable[[Any], Any]] = {
@@ -72,7 +73,7 @@ def training(p: gv.SGDParams, _show: bool = False) -> pd.DataFrame:
 
 
 def cost(p: GradVarianceParams) -> dict[str, float]:
-    """Rough work of each part (arbitrary units, comparable only with :data:`DEFAULT_COST`)."""
+    """Rough work of each part (arbitrary units; :func:`seconds` turns them into time)."""
     v = gv.sweep_cost(p.variance())
     x = gv.sweep_cost(p.exchange()) * (p.xr_bits + 1)
     s = p.sgd()
@@ -81,13 +82,31 @@ def cost(p: GradVarianceParams) -> dict[str, float]:
     return {"variance": v, "exchange": x, "training": t}
 
 
-DEFAULT_COST = cost(GradVarianceParams())
+#: Nanoseconds per unit of :func:`cost`, per model and part, and a fixed start-up time per
+#: part: fitted to timings on the 2-core development machine while other work ran, plus a
+#: third (the per-element work grows with the layer sizes, which width-based units undercount).
+_NS_PER_UNIT: dict[str, dict[str, float]] = {
+    "linear": {"variance": 30.0, "exchange": 20.0, "training": 100.0},
+    "logistic": {"variance": 45.0, "exchange": 80.0, "training": 230.0},
+    "mlp": {"variance": 85.0, "exchange": 75.0, "training": 400.0},
+}
+_START_S = 0.05
+GATE_S = 2.0  #: settings estimated to take longer than this wait for the Run button
+_PART_S = 0.3  #: ... and among them, the parts estimated above this
+
+
+def seconds(p: GradVarianceParams) -> dict[str, float]:
+    """Estimated seconds of each part on a 2-core server (see :data:`_NS_PER_UNIT`)."""
+    rate = _NS_PER_UNIT[p.model]
+    return {k: _START_S + v * rate[k] * 1e-9 for k, v in cost(p).items()}
 
 
 def is_heavy(p: GradVarianceParams) -> dict[str, bool]:
-    """Which parts cost more than 1.5x the defaults (those wait for the Run button)."""
-    c = cost(p)
-    return {k: c[k] > 1.5 * DEFAULT_COST[k] for k in c}
+    """Which parts wait for the Run button: none when the whole page is estimated under
+    :data:`GATE_S` seconds, else the parts over :data:`_PART_S`."""
+    est = seconds(p)
+    slow = sum(est.values()) > GATE_S
+    return {k: slow and v > _PART_S for k, v in est.items()}
 
 
 def bits_args(p: GradVarianceParams) -> tuple[gv.GradVarianceParams, tuple[int, ...], int, str]:

@@ -8,9 +8,11 @@ Batch sizes are stored as powers of two (``b_min``, ``b_max`` and ``ref_batch`` 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from lowbit_core.experiments import grad_variance as gv
+from ui.figures_common import MODE_LABELS as _ALL_LABELS
 from ui.params import choice, frange, irange, multi
 
 __all__ = [
@@ -18,19 +20,13 @@ __all__ = [
     "MODEL_LABELS",
     "MODES",
     "MODE_LABELS",
+    "PRESETS",
     "TARGET_LABELS",
     "GradVarianceParams",
 ]
 
 MODES: tuple[str, ...] = ("rne", "sr", "srff", "src", "srf")
-MODE_LABELS = {
-    "fp32": "full precision",
-    "rne": "RNE (nearest)",
-    "sr": "SR (exact)",
-    "srff": "SR, few bits (truncating)",
-    "src": "SR, few bits (rounded)",
-    "srf": "SR, few bits (half-bit)",
-}
+MODE_LABELS = {m: _ALL_LABELS[m] for m in ("fp32", *MODES)}  # the lab's labels
 MODEL_LABELS = {
     "linear": "Linear regression (teacher–student)",
     "logistic": "Logistic regression (digits)",
@@ -38,6 +34,15 @@ MODEL_LABELS = {
 }
 TARGET_LABELS = {"w": "W: weights", "a": "A: saved activations", "g": "G: gradients"}
 GRID_LABELS = {"float": "Float eXmk (k mantissa bits)", "int": "Integer int(k+2), scaled"}
+#: Starting points (the first is the default): each sets the fields it names.
+PRESETS: dict[str, dict[str, Any]] = {
+    "Bits for batch: INT grid, A and G rounded": {
+        "grid": "int", "targets": ("a", "g"), "mbits": 1, "modes": ("rne", "sr", "srff")},
+    "Weights too: the floor no batch removes (W, A, G)": {
+        "grid": "int", "targets": ("w", "a", "g"), "mbits": 1, "modes": ("rne", "sr", "srff")},
+    "Float E5M1 on W, A and G": {
+        "grid": "float", "targets": ("w", "a", "g"), "mbits": 1, "modes": ("rne", "sr", "srff")},
+}
 
 
 @dataclass(frozen=True)
@@ -45,17 +50,20 @@ class GradVarianceParams:
     """Everything the page shows, as it appears in a shared link."""
 
     model: str = field(default="linear", metadata=choice(tuple(MODEL_LABELS)))
-    #: "float": IEEE-like eXmk; "int": int(k+2), a fixed-point grid (relative to the tensor scale)
-    grid: str = field(default="float", metadata=choice(tuple(GRID_LABELS)))
+    #: "float": IEEE-like eXmk; "int": int(k+2), a fixed-point grid (relative to the tensor scale).
+    #: Default int with A and G rounded: there the rounding noise is large next to the sampling
+    #: noise, so the batch needed per bit climbs visibly (about 8 -> 16 -> 96 from 4 to 0 bits)
+    grid: str = field(default="int", metadata=choice(tuple(GRID_LABELS)))
     ebits: int = field(default=5, metadata=irange(2, 8))  #: exponent bits of the eXmY format
     mbits: int = field(default=1, metadata=irange(0, 10))  #: the "bits" slider: k (see grid)
     modes: tuple[str, ...] = field(default=("rne", "sr", "srff"), metadata=multi(MODES, 1))
     rbits: int = field(default=4, metadata=irange(1, 16))  #: random bits of the few-bit SR modes
-    targets: tuple[str, ...] = field(default=("w", "a", "g"), metadata=multi(("w", "a", "g")))
+    targets: tuple[str, ...] = field(default=("a", "g"), metadata=multi(("w", "a", "g")))
     scaling: bool = True  #: power-of-two tensor scaling before rounding
     b_min: int = field(default=0, metadata=irange(0, 11))  #: log2 of the smallest batch
     b_max: int = field(default=8, metadata=irange(0, 11))  #: log2 of the largest batch
-    repeats: int = field(default=32, metadata=irange(8, 1024))  #: mini-batches per batch size
+    #: mini-batches per batch size; 128 resolves RNE's and SRFF's bias at the large batches
+    repeats: int = field(default=128, metadata=irange(8, 1024))
     seed: int = field(default=0, metadata=irange(0, 2**31 - 1))
     split_mode: str = field(default="sr", metadata=choice(MODES))  #: mode of the stacked split
     ref_batch: int = field(default=3, metadata=irange(0, 11))  #: log2 of the fp32 reference B
@@ -65,10 +73,18 @@ class GradVarianceParams:
     lr: float = field(default=0.05, metadata=frange(1e-4, 10.0))
     train_seeds: int = field(default=3, metadata=irange(1, 8))
     train_x: str = field(default="steps", metadata=choice(("steps", "samples")))
+    #: the slow parts of these settings were run (Run pressed): a link that says so computes
+    #: them for its recipient instead of showing the Run box
+    run: bool = False
 
     def __post_init__(self) -> None:
         if self.b_min > self.b_max:
             raise ValueError(f"b_min={self.b_min} is above b_max={self.b_max}")
+
+    @property
+    def view(self) -> GradVarianceParams:
+        """These settings without :attr:`run` (what a Run was pressed for)."""
+        return replace(self, run=False)
 
     @property
     def fmt(self) -> str:

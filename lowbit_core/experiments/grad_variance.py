@@ -473,7 +473,11 @@ def gradient_variance(p: GradVarianceParams, progress: Progress | None = None) -
     * ``quant_var`` = E‖(ĝ − ĝ^fp32) − E(ĝ − ĝ^fp32)‖²; ``cross`` = total − sampling − quant
       (twice the covariance; ≈ 0 for per-sample SR, whose error has mean 0 given the batch);
     * ``bias2`` = ‖mean ĝ − g‖² − total_var / R (debiased: the raw value is inflated by the
-      noise of the mean, ``bias2_noise`` = total_var / R); ``mse`` = total_var + bias2;
+      noise of the mean, ``bias2_noise`` = total_var / R); ``bias2_se`` its standard error,
+      sqrt(Σ_e 4 b_e² v_e + 2 v_e²) with v_e the variance of element e's mean over the R batches
+      (a value within about 2 SE of 0 is not resolved) and ``bias2_se0`` the same for a zero
+      bias, sqrt(Σ_e 2 v_e²) (twice it: the smallest bias R batches resolve); ``mse`` =
+      total_var + bias2;
     * ``model_var`` = (S + Q)/B, the lab's model, with S = mean of B·sampling_var and
       Q = E_i Σ_e c_e Δ_e²/6 over the per-sample SR roundings (Δ_e the local spacing, c_e the
       squared factor multiplying that element in the gradient; exact-grid values count 0);
@@ -487,8 +491,8 @@ def gradient_variance(p: GradVarianceParams, progress: Progress | None = None) -
 
     Returns:
         Tidy DataFrame, one row per (mode, batch): columns ``model, fmt, mode, batch, repeats,
-        total_var, sampling_var, quant_var, cross, bias2, bias2_noise, mse, model_var,
-        model_quant_var, floor_var, floor_bias2, grad_norm2``.
+        total_var, sampling_var, quant_var, cross, bias2, bias2_noise, bias2_se, bias2_se0, mse,
+        model_var, model_quant_var, floor_var, floor_bias2, grad_norm2``.
     """
     variants = [_Variant(m, p.fmt) for m in p.modes if m != FP32]
     return _sweep(p, variants, progress)
@@ -543,8 +547,11 @@ def _sweep(
         if progress is not None:
             progress(done / r_total)
 
+    def var_e(s: np.ndarray, s2: np.ndarray) -> np.ndarray:  # per element: (n_B, P)
+        return np.asarray((s2 - s**2 / r_total) / (r_total - 1))
+
     def var(s: np.ndarray, s2: np.ndarray) -> np.ndarray:
-        return np.asarray(((s2 - s**2 / r_total) / (r_total - 1)).sum(-1))
+        return np.asarray(var_e(s, s2).sum(-1))
 
     b_arr = np.asarray(bs, dtype=np.float64)
     samp = var(s_q[0], s_q2[0])
@@ -552,14 +559,21 @@ def _sweep(
     rows: list[pd.DataFrame] = []
     for vi, v in enumerate(runs):
         tot, qv = var(s_q[vi], s_q2[vi]), var(s_d[vi], s_d2[vi])
-        raw = ((s_q[vi] / r_total - g_full) ** 2).sum(-1)
+        dev2 = (s_q[vi] / r_total - g_full) ** 2  # (n_B, P)
+        raw = dev2.sum(-1)
         bias2 = raw - tot / r_total
+        # standard error of that estimate: raw = Σ_e (b_e + ε_e)², ε_e ~ N(0, v_e) with
+        # v_e = var_e / R, so Var(raw) = Σ_e 4 b_e² v_e + 2 v_e² (b_e² estimated by dev2 − v_e)
+        ve = var_e(s_q[vi], s_q2[vi]) / r_total
+        bias2_se = np.sqrt((4.0 * np.maximum(dev2 - ve, 0.0) * ve + 2.0 * ve**2).sum(-1))
+        bias2_se0 = np.sqrt((2.0 * ve**2).sum(-1))  # the same for a zero bias
         stochastic = v.mode != FP32 and RoundMode(v.mode) in STOCHASTIC_MODES
         fv, fb = _floor(prob, p, v, g_full)
         rows.append(pd.DataFrame({
             "model": p.model, "fmt": v.fmt, "mode": v.mode, "batch": np.asarray(bs),
             "repeats": r_total, "total_var": tot, "sampling_var": samp, "quant_var": qv,
             "cross": tot - samp - qv, "bias2": bias2, "bias2_noise": tot / r_total,
+            "bias2_se": bias2_se, "bias2_se0": bias2_se0,
             "mse": tot + bias2,
             "model_var": (s_const + model_q[vi]) / b_arr if stochastic else np.nan,
             "model_quant_var": model_q[vi] / b_arr if stochastic else np.nan,
