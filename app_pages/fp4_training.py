@@ -2,6 +2,7 @@
 technique of the NVFP4 recipe buys, published values beside them, and live runs of any recipe
 in the shared worker pool (papers (c) and (d))."""
 
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -14,26 +15,27 @@ from lowbit_core.training.custom import (
     fp4_presets,
     techniques_of,
 )
-from lowbit_core.training.pool import JobSnapshot, PoolBusy
-from lowbit_core.training.recipes import RECIPES, get_recipe
+from lowbit_core.training.pool import PoolBusy
+from lowbit_core.training.recipes import RECIPES
 from lowbit_core.training.tasks import TASKS
 from ui import cached_fp4_training as cft
 from ui import common, params
 from ui import figures_fp4_training as figs
+from ui import live_fp4_training as lv
 from ui.params_fp4_training import (
     BASELINES,
     LIVE_MAX_STEPS,
+    MAX_LIVE,
     SCALE_RULES,
     X_AXES,
     Y_AXES,
     FP4TrainingParams,
+    from_token,
 )
 
 PAGE, ss = "fp4_training", st.session_state
 K = PAGE + "."
-RUNS = K + "_runs"  # keys of this session's live runs, oldest first
 SHOWN = K + "_shown"  # runs already drawn as finished (a newly finished one triggers a rerun)
-MAX_SHOWN_RUNS = 8
 
 
 def _irange(name: str) -> tuple[int, int]:
@@ -58,28 +60,24 @@ def _load_preset() -> None:
     ss[K + "c_tile2d"], ss[K + "c_keep_last"] = t.tile2d, t.keep_last
 
 
-def _run_label(s: JobSnapshot) -> str:
-    r = get_recipe(s.params.recipe)
-    name = r.label if r.name in RECIPES else r.label.removeprefix("Custom: ")
-    tag = "" if r.name in RECIPES else "custom "
-    return f"{tag}{name} · seed {s.params.seed} · {s.steps} steps"
-
-
-def _live_frame(snaps: list[JobSnapshot], task: str) -> pd.DataFrame | None:
-    """Tidy curves of this session's live runs on ``task`` (finished and running)."""
-    parts = [
-        s.curve().assign(run=_run_label(s), recipe=get_recipe(s.params.recipe).name)
-        for s in snaps if s.params.task == task and s.rows
-    ]
-    return pd.concat(parts, ignore_index=True) if parts else None
-
-
 params.seed(FP4TrainingParams, page=PAGE)
+first = lv.RUNS not in ss
 p, bad = params.collect(FP4TrainingParams, PAGE)
-params.publish(p)
 pool = cft.pool()
 me = cft.owner()
 spec = TASKS[p.task]
+lib = cft.curves()
+runs = lv.session_runs()
+if first and p.live:  # a link: show its runs from the shared pool, offer to run the others
+    ss[lv.PENDING] = lv.adopt(pool, me, p.live, p.baseline, lib)
+pending: list[str] = ss.setdefault(lv.PENDING, [])
+for key in runs:  # each run is compared with the chosen baseline at its own seed
+    snap = pool.job(key)
+    if snap is not None:
+        lv.ensure_baseline(pool, me, snap.params, p.baseline, lib)
+link = (lv.tokens(pool, runs) + pending)[:MAX_LIVE]
+ss[K + "live"], p = link, replace(p, live=tuple(link))
+params.publish(p)
 
 st.title("FP4 training: what makes 4-bit training work")
 st.caption(
@@ -101,63 +99,93 @@ with st.sidebar:
 for msg in bad:
     st.error(f"Could not use that: {msg}")
 
-lib = cft.curves()
 lib_task = lib[lib["task"] == p.task]
 labels = {r: _label(r) for r in RECIPES}
 shown = list(dict.fromkeys((p.baseline, *p.recipes)))
-runs: list[str] = ss.setdefault(RUNS, [])
-snaps = [s for s in (pool.job(k) for k in runs) if s is not None]
-ss.setdefault(SHOWN, set()).update(s.key for s in snaps if not s.state.active)  # drawn below
-live = _live_frame(snaps, p.task)
+paired = lv.pairs(pool, runs, p.baseline, lib)
+watch = [s for q in paired for s in (q.run, q.base_snap) if s is not None]
+ss.setdefault(SHOWN, set()).update(s.key for s in watch if not s.state.active)  # drawn below
+live = lv.frames(paired, p.task, p.baseline, lib_task)
 missing = [r for r in shown if r not in set(lib_task["recipe"])]
 if missing:
     st.info("Not in the curve library for this task yet: " + ", ".join(map(_label, missing)))
 
-def _status(s: JobSnapshot) -> None:
+
+def _run_pending() -> None:
+    """The link's runs this server does not hold: queue them (one click for all)."""
+    for tok in list(ss[lv.PENDING]):
+        try:
+            key = lv.submit(pool, me, from_token(tok), p.baseline, lib)
+        except PoolBusy as exc:
+            st.toast(f"Not started: {exc}.")
+            return
+        ss[lv.PENDING].remove(tok)
+        if key not in runs:
+            runs.append(key)
+
+
+if pending:
+    c1, c2 = st.columns([4, 1], vertical_alignment="center")
+    c1.info("This link shows live runs that this server no longer holds: "
+            + "; ".join(lv.run_label(from_token(t)) for t in pending)
+            + ". Run them with exactly the link's settings (each with its same-seed baseline).",
+            icon=":material/link:")
+    c2.button("Run them", type="primary", key=K + "_run_link", on_click=_run_pending,
+              icon=":material/play_arrow:", width="stretch")
+
+
+def _status(q: lv.Paired) -> None:
+    s = q.run
     state = s.state.value
+    name = q.label
+    b = q.base_snap
+    base = ("" if q.is_baseline or q.from_library or b is None else
+            f" · same-seed {p.baseline.upper()}: " + (
+                "done" if not b.state.active else f"step {b.step}/{b.steps}"
+                if b.state.value == "running" else "waiting"))
     c1, c2 = st.columns([5, 1])
     with c1:
         if state == "queued":
-            st.progress(0.0, text=f"{_run_label(s)}: waiting, place {s.position} in the queue")
+            st.progress(0.0, text=f"{name}: waiting, place {s.position} in the queue{base}")
         elif state == "running":
-            st.progress(s.fraction, text=f"{_run_label(s)}: step {s.step}/{s.steps} "
-                        f"({s.wall_s:.1f} s)")
+            st.progress(s.fraction, text=f"{name}: step {s.step}/{s.steps} "
+                        f"({s.wall_s:.1f} s){base}")
         elif state == "done":
             res = s.result
-            st.success(f"{_run_label(s)}: done in {float(res.get('wall_s', 0.0)):.1f} s, final "
+            st.success(f"{name}: done in {float(res.get('wall_s', 0.0)):.1f} s, final "
                        f"validation loss {float(res.get('final_val_loss', float('nan'))):.4f}"
-                       + (" (diverged)" if res.get("diverged") else ""),
+                       + (" (diverged)" if res.get("diverged") else "") + base,
                        icon=":material/check:")
         elif state == "failed":
-            st.error(f"{_run_label(s)}: failed. {s.error.splitlines()[0] if s.error else ''}")
+            st.error(f"{name}: failed. {s.error.splitlines()[0] if s.error else ''}")
         else:
-            st.info(f"{_run_label(s)}: cancelled")
+            st.info(f"{name}: cancelled")
     with c2:
         if s.state.active:
             if st.button("Cancel", key=f"{K}_cancel.{s.key}", icon=":material/stop:"):
                 pool.cancel(s.key, me)
                 st.rerun(scope="fragment")
         elif st.button("Remove", key=f"{K}_remove.{s.key}", icon=":material/close:"):
-            if s.key in runs:
-                runs.remove(s.key)
+            lv.forget(pool, me, s.key, p.baseline)
             st.rerun()
 
 
 def _live_panel() -> None:
-    cur = [s for s in (pool.job(k) for k in list(runs)) if s is not None]
+    cur = lv.pairs(pool, list(runs), p.baseline, lib)
     if not cur:
         st.caption("No live runs yet in this session.")
         return
-    done_now = {s.key for s in cur if not s.state.active}
+    snaps = [s for q in cur for s in (q.run, q.base_snap) if s is not None]
+    done_now = {s.key for s in snaps if not s.state.active}
     drawn: set[str] = ss.setdefault(SHOWN, set())
-    for s in reversed(cur):
-        _status(s)
-    running = [s for s in cur if s.state.active and s.rows and s.params.task == p.task]
-    if running:
-        lv = _live_frame(running, p.task)
-        st.plotly_chart(figs.loss_figure(lib_task, [p.baseline], labels, live=lv,
-                                         y="val_loss", title="Live: validation loss so far"),
-                        config=common.PLOTLY_CONFIG, key="chart.fp4_live")
+    for q in reversed(cur):
+        _status(q)
+    if any(s.state.active for s in snaps):
+        now = lv.frames(cur, p.task, p.baseline, lib_task)
+        if now.curves is not None:
+            common.plot(figs.loss_figure(lib_task, [p.baseline], labels, live=now.curves,
+                                         y="val_loss", title="Live: validation loss so far",
+                                         baseline=p.baseline, zoom=False), "fp4_live")
     if done_now - drawn:  # a run finished: redraw the whole page so the charts above include it
         drawn |= done_now
         st.rerun(scope="app")
@@ -166,15 +194,18 @@ def _live_panel() -> None:
 st.header("1 · Loss curves", divider="gray")
 metric_name = spec.metric.replace("_", " ")
 with common.expected_errors():
-    fig = cft.loss_figure(p.task, tuple(shown), p.x, p.y, p.log_y, p.bands, metric_name, live)
+    fig = cft.loss_figure(p.task, tuple(shown), p.x, p.y, p.log_y, p.bands, metric_name,
+                          live.curves, p.baseline)
     data = lib_task[lib_task["recipe"].isin(shown)]
-    common.chart(fig, pd.concat([data, live]) if live is not None else data,
+    common.chart(fig, pd.concat([data, live.curves]) if live.curves is not None else data,
                  f"fp4_curves_{p.task}")
 st.caption(
     f"{spec.label}: {spec.steps} steps, batch {spec.batch_size}, Adam (peak lr {spec.lr:g}, "
     "warm-up then cosine decay), FP32 master weights. Lines: mean over 3 seeds (same initial "
-    "weights and batches for every recipe at a given seed); bands: the seeds' min–max. Dashed: "
-    "your live runs. The metric is "
+    "weights and batches for every recipe at a given seed); bands: the seeds' min–max; the "
+    "baseline is drawn last and widest. Below: the same curves zoomed to the last 70% of "
+    "training. Dashed: your live runs; dotted: the baseline trained with a live run's own seed, "
+    "steps and batch. The metric is "
     + {"rel_mse": "the relative MSE (the target has unit variance)",
        "accuracy": "the classification accuracy", "bits_per_char": "bits per character"}[
         spec.metric] + "."
@@ -256,62 +287,55 @@ counts = pool.counts()
 st.caption(
     f"Live runs train in a shared pool of worker processes: {pool.workers} at a time for all "
     f"visitors (now {counts['running']} running, {counts['queued']} waiting). Identical "
-    "settings train once and are reused; the same seed gives the same curve."
+    "settings train once and are reused; the same seed gives the same curve. Each run is "
+    f"compared with {p.baseline.upper()} trained with the same seed, steps and batch (the "
+    "library's run when it has exactly that one, else trained alongside), since another "
+    "seed's baseline differs by more than most recipes do."
 )
 if st.button("Run", type="primary", icon=":material/play_arrow:", key=K + "_run"):
     try:
-        key = pool.submit(tp, me)
+        key = lv.submit(pool, me, tp, p.baseline, lib)
     except PoolBusy as exc:
         st.warning(f"Not started: {exc}.")
     else:
         if key in runs:
             runs.remove(key)
         runs.append(key)
-        del runs[:-MAX_SHOWN_RUNS]
+        del runs[:-MAX_LIVE]
         st.rerun()
 
 
-active = any(s.state.active for s in snaps)
+active = any(s.state.active for s in watch)
 panel: Any = st.fragment(run_every=1.0)(_live_panel) if active else st.fragment(_live_panel)
 panel()
 
+final = cft.final_table(p.task, tuple(shown), p.baseline, live.final)  # sections 3 and 4
+
 st.header(f"3 · Gap to {p.baseline.upper()} over training", divider="gray")
 with common.expected_errors():
-    gap_fig, gap_tab = cft.gap(p.task, tuple(shown), p.baseline, live)
+    gap_fig, gap_tab = cft.gap(p.task, tuple(shown), p.baseline, live.gaps, final)
     common.chart(gap_fig, gap_tab, f"fp4_gap_{p.task}")
 st.caption(
     "Relative validation-loss gap of the seed means, 100·(L/L_baseline − 1) at each "
     "evaluation, the measure the NVFP4 paper reports (its 12B model: below 1% during the "
-    "stable phase, about 1.5% at the end, against FP8)."
+    "stable phase, about 1.5% at the end, against FP8). The bar at the end of each curve is ± "
+    "two standard errors; dashed: live runs against their same-seed baselines."
 )
 
 st.header("4 · Final gaps", divider="gray")
-finished = [s for s in snaps if s.params.task == p.task and s.state.value == "done"]
-live_done: pd.DataFrame | None = None
-live_labels: tuple[tuple[str, str], ...] = ()
-if finished:
-    live_done = pd.concat([s.curve().assign(recipe=f"live:{s.key[:6]}") for s in finished])
-    live_labels = tuple((f"live:{s.key[:6]}", "live: " + _run_label(s)) for s in finished)
 with common.expected_errors():
-    final = cft.final_table(p.task, tuple(shown), p.baseline, live_done, live_labels)
-    nf = st.column_config.NumberColumn
-    st.dataframe(
-        final[["label", "seeds", "val_loss", "metric_mean", "gap_pct", "noise", "wall_time_s",
-               "diverged"]],
-        hide_index=True,
-        column_config={
-            "label": "recipe", "val_loss": "final val loss (mean ± sd)",
-            "metric_mean": nf(metric_name, format="%.4f"),
-            "gap_pct": nf(f"gap to {p.baseline.upper()} (%)", format="%+.2f"),
-            "noise": "gap in seed noise", "wall_time_s": nf("wall time (s)", format="%.1f"),
-        },
-    )
+    st.table(final[["label", "gap", "val_loss", "compared"]].rename(columns={
+        "label": "recipe", "gap": f"gap to {p.baseline.upper()} (± 2 SE · verdict)",
+        "val_loss": "final val loss (mean ± sd)", "compared": "compared",
+    }))
     common.csv_download(final, f"fp4_final_{p.task}.csv", key="csv.fp4_final")
 st.caption(
-    "Last evaluation of each run. “Gap in seed noise” is the gap in units of the baseline's "
-    "seed-to-seed standard deviation: below about 2, three seeds cannot tell the recipes "
-    "apart. Live runs are single seeds. Wall times come from one torch thread on a 2-core "
-    "machine and move with its load; the CSV has every column."
+    "Last evaluation of each run. Every gap carries ± two standard errors of the paired "
+    "per-seed gaps (a seed fixes the initial weights and the batches, so each recipe is "
+    "compared with the baseline seed by seed) and says, in the same cell, whether it is "
+    "beyond that seed noise. A live run is one seed against the baseline with its own seed; "
+    "its ± is twice the library's spread of one paired gap. The CSV has every column (metric, "
+    "wall time, divergences)."
 )
 
 st.header("5 · Cost against benefit", divider="gray")
@@ -322,7 +346,9 @@ st.caption(
     "Extra work per training step that each recipe's quantization adds to the GEMMs (amax, "
     "scale computation, conversion, dequantization, Hadamard transforms; counted analytically "
     "from the layer shapes, as the design-space paper sets overhead beside the loss), against "
-    "the final loss gap. Random bits for stochastic rounding are counted separately in the CSV."
+    "the final loss gap to FP32 (bars: ± two standard errors of the paired per-seed gaps; a "
+    "bar across 0 means within seed noise). Random bits for stochastic rounding are counted "
+    "separately in the CSV."
 )
 
 st.header("6 · What reproduces at this scale", divider="gray")
@@ -355,8 +381,7 @@ with st.container(border=True):
     st.caption("Values reported by the NVFP4 paper for billion-parameter models trained on "
                "trillions of tokens; the lab cannot run these. Shown for reference, apart from "
                "the lab's own measurements above.")
-    st.plotly_chart(cft.literature_figure(), config=common.PLOTLY_CONFIG,
-                    key="chart.fp4_literature")
+    common.plot(cft.literature_figure(), "fp4_literature")
     lit = figs.LITERATURE
     st.dataframe(
         lit.assign(value=[f"{r} {v:g} {u}".strip() for r, v, u in

@@ -80,7 +80,8 @@ def test_chart_is_the_library_seed_mean(task: str) -> None:
     gap = chart_specs(at)[1]
     base = lib[lib["recipe"] == "bf16"].groupby("step")["val_loss"].mean()
     nv = lib[lib["recipe"] == "nvfp4"].groupby("step")["val_loss"].mean()
-    t = trace(gap, RECIPES["nvfp4"].label)
+    (t,) = [t for t in gap["data"] if t.get("legendgroup") == "nvfp4"]
+    assert t["name"].startswith(RECIPES["nvfp4"].label + " (")  # "(within seed noise)" etc.
     np.testing.assert_allclose(plotly_array(t["y"]).astype(float),
                                (100 * (nv / base - 1)).to_numpy(), rtol=1e-9, atol=1e-12)
 
@@ -158,11 +159,35 @@ def test_live_run_streams_finishes_and_overlays() -> None:
     xs = plotly_array(t["x"]).astype(float)
     assert xs[0] == 0 and xs[-1] == 40
     assert t["line"]["dash"] == "dash"
-    # the final-gap table lists the live run beside the library recipes
-    final = at.dataframe[0].value
-    assert any(str(v).startswith("live:") for v in final["label"])
-    # the URL is unchanged by running (a run is not part of the view's state)
+    # the final-gap table lists the live run beside the library recipes, compared with FP32
+    # trained with the same seed 3 (not a library seed, so it trained alongside), with its ±
+    # and verdict in the same cell
+    final = at.table[0].value
+    (row,) = [r for _, r in final.iterrows() if str(r["recipe"]).startswith("live:")]
+    gap = row.iloc[1]
+    assert " ± " in gap and "seed noise" in gap and "same seed" in row["compared"]
+    base = [t for t in chart_specs(at)[0]["data"] if "same-seed baseline" in t.get("name", "")]
+    assert base and "seed 3" in base[0]["name"]
+    # the URL lists the run (a link shows it to its recipient) and keeps the settings
     assert url_values(at, "run_recipe") == ["fp4_naive"]
+    assert url_values(at, "live") == ["regression~fp4_naive~3~40~0"]
+
+
+@pytest.mark.slow
+def test_a_link_with_a_live_run_shows_it_to_the_recipient() -> None:
+    p = FP4TrainingParams(task="regression", recipes=("fp32", "nvfp4"), run_recipe="nvfp4",
+                          run_steps=30, run_seed=5, live=("regression~nvfp4~5~30~0",))
+    at = _page(to_query(p))  # a recipient: this session never pressed Run
+    _clean(at)
+    label = f"live: {RECIPES['nvfp4'].label} · seed 5 · 30 steps"
+    names = lambda a: [t.get("name") for t in chart_specs(a)[0]["data"]]  # noqa: E731
+    if label not in names(at):  # the pool does not hold it (fresh process): one Run button
+        assert any("no longer holds" in i.value for i in at.info)
+        at.button(key=K + "_run_link").click().run()
+    at = _until(at, lambda a: any("done in" in s.value for s in a.success))
+    _clean(at)
+    assert label in names(at)
+    assert url_values(at, "live") == ["regression~nvfp4~5~30~0"]
 
 
 @pytest.mark.slow

@@ -159,22 +159,28 @@ def test_gap_table_by_hand():
     assert F.gap_table(_curves(), "fp8").empty
 
 
-def test_final_table_gap_sigma_and_divergence():
+def test_final_table_paired_uncertainty_and_divergence():
     t = F.final_table(_curves(), LABELS, "fp32").set_index("recipe")
     assert list(t.reset_index().columns) == F.FINAL_COLUMNS
     assert list(t.index) == ["bf16", "fp32", "nvfp4", "mxfp4"]  # sorted by gap, ascending
     base_last = np.array([0.40, 0.44, 0.42])
-    s0 = base_last.std(ddof=1)  # 0.02
     nv = t.loc["nvfp4"]
     assert nv["val_loss_mean"] == pytest.approx(0.46, rel=1e-12)
     assert nv["gap_pct"] == pytest.approx(100 * (0.46 / 0.42 - 1), rel=1e-12)
-    assert nv["gap_sigma"] == pytest.approx((0.46 - 0.42) / s0, rel=1e-12)  # = 2.0
-    assert "beyond seed noise" in str(nv["noise"])
     paired = 100 * (np.array([0.45, 0.47, 0.46]) / base_last - 1)
     assert nv["paired_gap_std"] == pytest.approx(paired.std(ddof=1), rel=1e-12)
-    assert t.loc["bf16", "gap_sigma"] == pytest.approx((0.41 - 0.42) / s0, rel=1e-12)
-    assert "within seed noise" in str(t.loc["bf16", "noise"])
-    assert t.loc["fp32", "noise"] == "baseline" and t.loc["fp32", "gap_pct"] == 0
+    # ± two standard errors of the three paired gaps, and the verdict in the same cell
+    assert nv["gap_unc_pct"] == pytest.approx(2 * paired.std(ddof=1) / np.sqrt(3), rel=1e-12)
+    assert nv["verdict"] == "beyond seed noise"  # 9.5 % against ± 2.8 %
+    assert nv["gap"] == f"{nv['gap_pct']:+.2f} % ± {nv['gap_unc_pct']:.2f} · beyond seed noise"
+    assert "3 seeds" in nv["compared"] and "same seed" in nv["compared"]
+    # BF16 has one seed: its ± is twice the pooled spread of one paired gap (RMS over recipes)
+    pooled = np.sqrt(np.mean([paired.std(ddof=1) ** 2]))
+    bf = t.loc["bf16"]
+    assert bf["gap_unc_pct"] == pytest.approx(2 * pooled, rel=1e-12)
+    assert bf["verdict"] == ("within seed noise" if abs(bf["gap_pct"]) < 2 * pooled
+                             else "beyond seed noise")
+    assert t.loc["fp32", "gap"] == "baseline" and t.loc["fp32", "gap_pct"] == 0
     mx = t.loc["mxfp4"]
     assert (mx["seeds"], mx["diverged"]) == (2, 1)
     assert mx["val_loss_mean"] == 0.8 and np.isnan(mx["val_loss_std"])
@@ -182,10 +188,22 @@ def test_final_table_gap_sigma_and_divergence():
     assert t.loc["nvfp4", "wall_time_s"] == pytest.approx(np.mean([3.5, 6.5, 9.5]), rel=1e-12)
 
 
+def test_final_table_live_rows_keep_their_own_pairing():
+    live = pd.DataFrame([{
+        "recipe": "live:abc", "label": "live: NVFP4 · seed 7", "val_loss": 0.5, "metric": 0.9,
+        "wall_time_s": 1.0, "diverged": 0, "gap_pct": 0.4, "gap_unc_pct": 1.0,
+        "compared": "1 seed, with FP32 trained with the same seed, steps and batch"}])
+    t = F.final_table(_curves(), LABELS, "fp32", live).set_index("recipe")
+    row = t.loc["live:abc"]
+    assert row["gap_pct"] == 0.4 and row["verdict"] == "within seed noise"
+    assert row["gap"] == "+0.40 % ± 1.00 · within seed noise" and row["seeds"] == 1
+    assert t.index[-1] == "live:abc"  # after the library rows
+
+
 def test_final_table_without_baseline():
     t = F.final_table(_curves(), LABELS, "fp8")
     assert t["gap_pct"].isna().all()
-    assert set(t["noise"]) == {"n/a (no baseline)"}
+    assert set(t["verdict"]) == {"n/a (no baseline)"}
 
 
 # --- figures --------------------------------------------------------------------------------------
@@ -200,9 +218,9 @@ def _live() -> pd.DataFrame:
 
 
 def test_loss_figure_traces_carry_the_band_numbers():
-    fig = F.loss_figure(_curves(), ["fp32", "nvfp4", "nope"], LABELS, live=_live())
+    fig = F.loss_figure(_curves(), ["fp32", "nvfp4", "nope"], LABELS, live=_live(), zoom=False)
     names = [t.name for t in fig.data]
-    assert names == ["FP32 band", "FP32", "NVFP4 recipe band", "NVFP4 recipe", "live: mine"]
+    assert names == ["FP32 band", "NVFP4 recipe band", "FP32", "NVFP4 recipe", "live: mine"]
     v = _seeds("nvfp4")
     mean = _trace(fig, "NVFP4 recipe")
     np.testing.assert_allclose(mean.y, v.mean(axis=0), rtol=1e-15)
@@ -210,7 +228,8 @@ def test_loss_figure_traces_carry_the_band_numbers():
     band = _trace(fig, "NVFP4 recipe band")
     np.testing.assert_array_equal(band.y, np.concatenate([v.max(axis=0), v.min(axis=0)[::-1]]))
     assert band.fill == "toself"
-    assert mean.line.color == F.COLORS["nvfp4"] and _trace(fig, "FP32").line.color == "#000000"
+    assert mean.line.color == F.COLORS["nvfp4"]
+    assert _trace(fig, "FP32").line.color == F.COLORS["fp32"]
     live = _trace(fig, "live: mine")
     assert live.line.dash == "dash" and "markers" in live.mode
     np.testing.assert_array_equal(live.y, [2.0, 1.6, 0.9, 0.4])
@@ -232,17 +251,30 @@ def test_loss_figure_axes_wall_time_metric_log():
 
 
 def test_gap_figure_numbers_and_live():
-    fig = F.gap_figure(_curves(), ["fp32", "nvfp4", "mxfp4"], LABELS, "fp32", live=_live())
-    assert [t.name for t in fig.data] == ["NVFP4 recipe", "MXFP4 (OCP)", "live: mine"]
+    from lowbit_core.training.findings import paired_curve_gap
+
+    c = _curves()
+    base0 = c[(c["recipe"] == "fp32") & (c["seed"] == 0)]
+    run = _live().assign(step=STEPS, val_loss=[2.0, 1.05, 0.52, 0.41])
+    live = paired_curve_gap(run, base0).assign(run="mine", recipe="nvfp4")
+    final = F.final_table(c, LABELS, "fp32")
+    fig = F.gap_figure(c, ["fp32", "nvfp4", "mxfp4"], LABELS, "fp32", live=live, final=final)
+    lines = [t for t in fig.data if t.meta != "error bar"]
+    v = final.set_index("recipe")["verdict"]
+    assert [t.name for t in lines] == [f"NVFP4 recipe ({v['nvfp4']})",
+                                       f"MXFP4 (OCP) ({v['mxfp4']})", "live: mine"]
     base = _seeds("fp32").mean(axis=0)
-    np.testing.assert_allclose(_trace(fig, "NVFP4 recipe").y,
-                               100 * (_seeds("nvfp4").mean(axis=0) / base - 1), rtol=1e-12)
-    live = _trace(fig, "live: mine")
-    assert live.line.dash == "dash"
-    # steps 0, 5, 15 inside the baseline's range (interpolated); 40 is outside: not drawn
-    np.testing.assert_array_equal(live.x, [0, 5, 15])
-    ref = np.array([2.0, (2.0 + 1.1) / 2, (1.1 + 0.55) / 2])
-    np.testing.assert_allclose(live.y, 100 * (np.array([2.0, 1.6, 0.9]) / ref - 1), rtol=1e-12)
+    np.testing.assert_allclose(lines[0].y, 100 * (_seeds("nvfp4").mean(axis=0) / base - 1),
+                               rtol=1e-12)
+    # the live run against the baseline run with its own seed, at every shared step
+    assert lines[2].line.dash == "dash"
+    np.testing.assert_array_equal(lines[2].x, STEPS)
+    np.testing.assert_allclose(lines[2].y, 100 * (run["val_loss"] / VAL[("fp32", 0)] - 1),
+                               rtol=1e-12)
+    bar = next(t for t in fig.data if t.meta == "error bar")  # NVFP4's ± 2 SE at the end
+    nv = final.set_index("recipe").loc["nvfp4"]
+    assert bar.y[0] == pytest.approx(nv["gap_pct"]) and bar.error_y.array[0] == pytest.approx(
+        nv["gap_unc_pct"])
     assert any(s.y0 == 0 and s.y1 == 0 for s in fig.layout.shapes)  # the zero line
 
 
@@ -261,9 +293,11 @@ def test_overhead_figure_points_and_error_bars():
     nv = _trace(fig, "NVFP4 recipe")
     assert nv.x[0] == pytest.approx(20.0) and nv.y[0] == pytest.approx(100 * (0.46 / 0.42 - 1))
     assert nv.error_y.array[0] == pytest.approx(100 * 0.01 / 0.42, rel=1e-12)
-    assert nv.text[0] == "NVFP4 recipe"
-    fig2 = F.overhead_figure(_design(), {**LABELS, "fp32": "FP32 (reference)"})
-    assert _trace(fig2, "FP32 (reference)").text[0] == "FP32"  # short text, full name in hover
+    assert fig.layout.showlegend is not False and nv.mode == "markers"  # the legend names them
+    lo, hi = fig.layout.yaxis.range  # every error bar inside the axis
+    assert lo < nv.y[0] - nv.error_y.array[0] and nv.y[0] + nv.error_y.array[0] < hi
+    fig2 = F.overhead_figure(_design().assign(gap_unc_pct=[0.0, 3.0, 3.0, np.nan]), LABELS)
+    assert _trace(fig2, "NVFP4 recipe").error_y.array[0] == 3.0  # paired ± 2 SE when given
     assert "MXFP4 (OCP)" in fig.layout.title.text  # named as not shown
     assert "%" in fig.layout.xaxis.title.text and "overhead" in fig.layout.xaxis.title.text
 
@@ -302,14 +336,15 @@ def test_all_nonfinite_losses_do_not_raise():
 def test_single_seed_library():
     c = _curves().query("seed == 0")
     t = F.final_table(c, LABELS).set_index("recipe")
-    assert t["gap_sigma"].isna().all() and t.loc["fp32", "noise"] == "baseline"
-    assert "σ needs 2 seeds" in str(t.loc["nvfp4", "noise"])
+    assert t.loc["fp32", "verdict"] == "baseline"
+    assert t.loc["nvfp4", "verdict"] == "noise unknown"  # one seed, no spread to pool
+    assert "noise unknown" in str(t.loc["nvfp4", "gap"])
     fig = F.loss_figure(c, ["fp32", "nvfp4"], LABELS)
     np.testing.assert_array_equal(_trace(fig, "FP32").y, VAL[("fp32", 0)])
 
 
 def test_colours_are_stable():
-    assert F.color("fp32") == "#000000" and F.color("bf16") == "#7f7f7f"
+    assert F.color("fp32") == "#5f5f5f" and F.color("bf16") == "#a0a0a0"  # mid greys: both themes
     assert F.color("my_recipe") == F.color("my_recipe") in F._EXTRA_COLORS
 
 
@@ -377,14 +412,16 @@ def test_every_function_on_the_stored_library():
 
 def test_loss_figure_without_bands():
     fig = F.loss_figure(_curves(), ["fp32", "nvfp4"], LABELS, bands=False)
-    assert [t.name for t in fig.data] == ["FP32", "NVFP4 recipe"]
+    assert [t.name for t in fig.data] == ["FP32", "NVFP4 recipe", "FP32 · zoom",
+                                          "NVFP4 recipe · zoom"]
     np.testing.assert_allclose(fig.data[0].y, _seeds("fp32").mean(axis=0), rtol=1e-15)
 
 
 def test_metric_title_from_the_metric_id_or_text():
     for name in ("bits_per_char", "bits per char"):
         fig = F.loss_figure(_curves(), ["fp32"], LABELS, y="val_metric", metric_name=name)
-        assert fig.layout.yaxis.title.text == "validation bits per character"
+        title = fig.layout.yaxis.title.text.replace("<br>", " ")  # wrapped to fit a phone
+        assert title == "validation bits per character"
 
 
 def test_live_rows_without_library_columns_join_the_final_table():

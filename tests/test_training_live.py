@@ -14,10 +14,22 @@ import pytest
 
 from lowbit_core.training import TrainParams, run
 from lowbit_core.training.custom import Techniques, fp4_presets, techniques_of
-from lowbit_core.training.findings import FINDINGS, final_losses, findings, paired_gap
-from lowbit_core.training.library import load_curves
+from lowbit_core.training.findings import (
+    FINDINGS,
+    final_by_seed,
+    final_losses,
+    findings,
+    gap_uncertainty,
+    noise_verdict,
+    paired_curve_gap,
+    paired_gap,
+    paired_gaps,
+    typical_spread,
+)
+from lowbit_core.training.library import library_run, load_curves
 from lowbit_core.training.pool import JobState, PoolBusy, TrainPool, default_layout, run_key
 from lowbit_core.training.recipes import RECIPES
+from lowbit_core.training.tasks import get_task
 from lowbit_core.training.train import CURVE_COLUMNS
 
 # --- the editable recipe -----------------------------------------------------------------------
@@ -137,6 +149,49 @@ def test_findings_on_the_library_report_the_robust_ones() -> None:
                                  "partly (less than half the gap closed)"}
 
 
+def test_paired_gaps_pooled_spread_and_verdicts_by_hand() -> None:
+    c = _finals({"fp32": [1.0, 2.0, 4.0], "a": [1.1, 2.1, 4.1], "b": [1.02, 2.0, 4.0]})
+    c = c[c["task"] == "t"]
+    g = paired_gaps(final_by_seed(c), "fp32").set_index("recipe")
+    da, db = np.array([10.0, 5.0, 2.5]), np.array([2.0, 0.0, 0.0])
+    assert g.loc["a", "n"] == 3 and g.loc["a", "gap_mean"] == pytest.approx(da.mean())
+    assert g.loc["a", "gap_sd"] == pytest.approx(da.std(ddof=1))
+    pooled = math.sqrt((da.std(ddof=1) ** 2 + db.std(ddof=1) ** 2) / 2)
+    assert typical_spread(g.reset_index()) == pytest.approx(pooled)
+    # two standard errors of three seeds; one seed falls back on the pooled spread
+    assert gap_uncertainty(3.0, 3, 99.0) == pytest.approx(2 * 3.0 / math.sqrt(3))
+    assert gap_uncertainty(math.nan, 1, 1.5) == pytest.approx(3.0)
+    assert noise_verdict(2.9, 3.0) == "within seed noise"
+    assert noise_verdict(-3.1, 3.0) == "beyond seed noise"
+    assert noise_verdict(1.0, math.nan) == "noise unknown"
+    with pytest.raises(ValueError, match="n >= 1"):
+        gap_uncertainty(1.0, 0, 1.0)
+
+
+def test_paired_curve_gap_uses_the_shared_steps() -> None:
+    run = pd.DataFrame({"step": [0, 10, 20], "val_loss": [2.0, 1.1, 0.55]})
+    base = pd.DataFrame({"step": [0, 10, 20, 30], "val_loss": [2.0, 1.0, 0.5, 0.4]})
+    g = paired_curve_gap(run, base)
+    assert g["step"].tolist() == [0, 10, 20]
+    np.testing.assert_allclose(g["gap_pct"], [0.0, 10.0, 10.0])
+
+
+def test_library_run_is_found_only_for_the_exact_stored_configuration() -> None:
+    lib = load_curves()
+    if lib.empty:
+        pytest.skip("no curve library")
+    steps = get_task("regression").steps
+    hit = library_run(lib, TrainParams(task="regression", recipe="fp32", seed=1))
+    assert hit is not None and set(hit["seed"]) == {1} and set(hit["recipe"]) == {"fp32"}
+    assert library_run(lib, TrainParams(task="regression", recipe="fp32", seed=1,
+                                        steps=steps)) is not None
+    for p in (TrainParams(task="regression", recipe="fp32", seed=7),  # not a library seed
+              TrainParams(task="regression", recipe="fp32", seed=1, steps=steps // 2),
+              TrainParams(task="regression", recipe="fp32", seed=1, batch_size=256),
+              TrainParams(task="regression", recipe=Techniques().recipe(), seed=1)):
+        assert library_run(lib, p) is None
+
+
 # --- the worker pool ------------------------------------------------------------------------------
 
 
@@ -213,6 +268,16 @@ def test_pool_queues_cancels_and_limits(pool: TrainPool) -> None:
     pool.cancel(k1, "carol")
     snap = pool.wait(k1, timeout=30)
     assert snap is not None and snap.state is JobState.CANCELLED and snap.step < 3000
+    # a run queued as another run's companion (its same-seed baseline) is not counted
+    k4 = pool.submit(_short(seed=9, steps=3000), "erin")
+    k5 = pool.submit(_short(seed=10), "erin")
+    k6 = pool.submit(_short(seed=10, recipe="fp32"), "erin", counted=False)
+    assert pool.job(k6).state is JobState.QUEUED  # type: ignore[union-attr]
+    with pytest.raises(PoolBusy, match="at most 2"):
+        pool.submit(_short(seed=11), "erin")
+    for k in (k4, k5, k6):
+        pool.cancel(k, "erin")
+    pool.wait(k4, timeout=30)
     # the slot is free again: a new run starts and finishes
     k3 = pool.submit(_short(seed=8), "carol")
     assert pool.wait(k3, timeout=120).state is JobState.DONE  # type: ignore[union-attr]

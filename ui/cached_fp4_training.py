@@ -81,45 +81,51 @@ def _labels(extra: tuple[tuple[str, str], ...] = ()) -> dict[str, str]:
 @st.cache_data(show_spinner=False, max_entries=64)
 def loss_figure(
     task: str, recipes: tuple[str, ...], x: str, y: str, log_y: bool, bands: bool,
-    metric_name: str, live: pd.DataFrame | None, title: str | None = None,
+    metric_name: str, live: pd.DataFrame | None, baseline: str, title: str | None = None,
+    zoom: bool = True,
 ) -> go.Figure:
     """:func:`ui.figures_fp4_training.loss_figure` on the library rows of ``task``."""
     return figs.loss_figure(
         _task_rows(task, recipes), list(recipes), _labels(), x=x, y=y, live=live, log_y=log_y,
-        bands=bands, metric_name=metric_name, title=title,
+        bands=bands, metric_name=metric_name, title=title, baseline=baseline, zoom=zoom,
     )
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def gap(
-    task: str, recipes: tuple[str, ...], baseline: str, live: pd.DataFrame | None
-) -> tuple[go.Figure, pd.DataFrame]:
-    """The gap-over-training figure and its table."""
-    rows = _task_rows(task, recipes)
-    return (figs.gap_figure(rows, list(recipes), _labels(), baseline, live=live),
-            figs.gap_table(rows, baseline))
+def final_table(
+    task: str, recipes: tuple[str, ...], baseline: str, live: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The final-gap table: library recipes, then finished live runs (one row each, each
+    compared with its same-seed baseline)."""
+    return figs.final_table(_task_rows(task, recipes), _labels(), baseline, live)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def final_table(
-    task: str, recipes: tuple[str, ...], baseline: str, live_done: pd.DataFrame | None,
-    live_labels: tuple[tuple[str, str], ...],
-) -> pd.DataFrame:
-    """The final-gap table, library recipes plus finished live runs (one row each)."""
+def gap(
+    task: str, recipes: tuple[str, ...], baseline: str, live: pd.DataFrame | None,
+    final: pd.DataFrame | None,
+) -> tuple[go.Figure, pd.DataFrame]:
+    """The gap-over-training figure (live runs against their same-seed baselines) and its
+    table (library and live rows)."""
     rows = _task_rows(task, recipes)
-    if live_done is not None:
-        rows = pd.concat([rows, live_done], ignore_index=True)
-    return figs.final_table(rows, _labels(live_labels), baseline)
+    tab = figs.gap_table(rows, baseline)
+    if live is not None and len(live):
+        tab = pd.concat([tab, live.rename(columns={"run": "recipe_label"})], ignore_index=True)
+    return (figs.gap_figure(rows, list(recipes), _labels(), baseline, live=live, final=final),
+            tab)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def overhead_figure(task: str, recipes: tuple[str, ...]) -> tuple[go.Figure, pd.DataFrame]:
-    """Gap against analytic overhead for the shown library recipes, and its data."""
+    """Gap against analytic overhead for the shown library recipes (gaps to FP32, ± two
+    standard errors of the paired per-seed gaps), and its data."""
     d = design(task)
     d = d[d["recipe"].isin(recipes)]
+    unc = final_table(task, (*d["recipe"], "fp32"), "fp32")
+    d = d.merge(unc[["recipe", "gap_unc_pct", "verdict"]], on="recipe", how="left")
     return figs.overhead_figure(d, _labels()), d
 
 
 @st.cache_data(show_spinner=False)
-def literature_figure() -> go.Figure:
+def literature_figure() -> go.Figure:  # (a constant figure: built once per process)
     return figs.literature_figure()

@@ -26,6 +26,15 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from lowbit_core.training.findings import (
+    final_by_seed,
+    gap_uncertainty,
+    noise_verdict,
+    paired_gaps,
+    typical_spread,
+)
+from ui.figures_common import finish, wrap
+
 __all__ = [
     "BAND_COLUMNS",
     "COLORS",
@@ -39,15 +48,17 @@ __all__ = [
     "final_table",
     "gap_figure",
     "gap_table",
+    "gap_text",
     "literature_figure",
     "loss_figure",
     "overhead_figure",
     "select",
 ]
 
-#: One colour per preset (``lowbit_core.training.recipes.RECIPES``); references black/grey.
+#: One colour per preset (``lowbit_core.training.recipes.RECIPES``); references dark and light
+#: grey (mid lightness, so both read on the light and on the dark theme).
 COLORS: dict[str, str] = {
-    "fp32": "#000000", "bf16": "#7f7f7f", "fp8": "#1f77b4", "mxfp4": "#d62728",
+    "fp32": "#5f5f5f", "bf16": "#a0a0a0", "fp8": "#1f77b4", "mxfp4": "#d62728",
     "fp4_naive": "#e6ab02", "nvfp4": "#2ca02c", "nvfp4_no_sr": "#ff7f0e",
     "nvfp4_no_rht": "#9467bd", "nvfp4_no_2d": "#e377c2", "nvfp4_no_hp_last": "#bcbd22",
     "mxfp4_recipe": "#17becf",
@@ -74,10 +85,13 @@ GAP_COLUMNS = ["recipe", "step", "gap_pct", "val_loss", "baseline_val_loss", "n_
 #: Columns of :func:`final_table`.
 FINAL_COLUMNS = [
     "recipe", "label", "seeds", "val_loss_mean", "val_loss_std", "val_loss", "metric_mean",
-    "gap_pct", "gap_sigma", "noise", "paired_gap_std", "wall_time_s", "diverged",
+    "gap_pct", "gap_unc_pct", "verdict", "gap", "compared", "paired_gap_std", "wall_time_s",
+    "diverged",
 ]
-_LAYOUT = {"height": 420, "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
-           "legend": {"orientation": "h", "y": -0.2}}
+#: Columns of the live-run rows :func:`final_table` appends (one row per finished live run).
+LIVE_COLUMNS = ["recipe", "label", "val_loss", "metric", "wall_time_s", "diverged", "gap_pct",
+                "gap_unc_pct", "compared"]
+_LAYOUT = {"height": 440, "margin": {"l": 70, "r": 20, "t": 50, "b": 20}}
 
 
 def color(recipe: str) -> str:
@@ -103,7 +117,7 @@ def _empty(title: str | None = None) -> go.Figure:
     fig.update_layout(title=title, **_LAYOUT)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    return fig
+    return finish(fig, legend=False)
 
 
 def _finite(a: pd.Series | np.ndarray) -> np.ndarray:
@@ -218,46 +232,46 @@ def gap_table(curves: pd.DataFrame, baseline: str = "fp32") -> pd.DataFrame:
     return t[GAP_COLUMNS].sort_values(["recipe", "step"]).reset_index(drop=True)
 
 
-def _noise(z: float, is_base: bool, has_base: bool) -> str:
-    if is_base:
-        return "baseline"
-    if not has_base:
-        return "n/a (no baseline)"
-    if not np.isfinite(z):
-        return "n/a (baseline σ needs 2 seeds)"
-    a = abs(z)
-    verdict = "within seed noise" if a < 1 else ("marginal" if a < 2 else "beyond seed noise")
-    return f"{z:+.2f} σ_base: {verdict}"
-
-
 def _pm(m: float, s: float) -> str:
     if not np.isfinite(m):
         return "n/a"
     return f"{m:.4g} ± {s:.2g}" if np.isfinite(s) else f"{m:.4g}"
 
 
+def gap_text(gap: float, unc: float, verdict: str) -> str:
+    """A gap as the page prints it, with its uncertainty and what that means, in one cell:
+    ``"+5.80 % ± 1.20 · beyond seed noise"``."""
+    if not np.isfinite(gap):
+        return "n/a"
+    pm = f" ± {unc:.2f}" if np.isfinite(unc) else ""
+    return f"{gap:+.2f} %{pm} · {verdict}"
+
+
 def final_table(
-    curves: pd.DataFrame, labels: Mapping[str, str], baseline: str = "fp32"
+    curves: pd.DataFrame, labels: Mapping[str, str], baseline: str = "fp32",
+    live: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """One row per recipe from the last row of each run, sorted by the gap to ``baseline``.
+    """One row per recipe from the last row of each run, sorted by the gap to ``baseline``,
+    then one row per finished live run (``live``, :data:`LIVE_COLUMNS`, gaps already paired).
 
     * ``val_loss_mean``, ``val_loss_std`` (ddof=1), ``metric_mean``, ``wall_time_s``: over the
       runs that did not diverge (a diverged run's last loss is meaningless);
     * ``gap_pct = 100 * (mean_r / mean_base - 1)`` of those seed means;
-    * ``gap_sigma = (mean_r - mean_base) / std_base``: the gap in units of the baseline's seed
-      standard deviation, and ``noise`` says it in words (< 1 σ within seed noise, 1–2 σ
-      marginal, ≥ 2 σ beyond). With 3 seeds ``std_base`` is itself uncertain (about ±50%),
-      so read it as a scale, not a test;
-    * ``paired_gap_std``: std (ddof=1) over the seeds both recipes ran of the per-seed gap
-      ``100 * (L_r,s / L_base,s - 1)``; a seed fixes the initialisation and the batch order
-      for every recipe, so this paired spread is usually far below the σ_base scale;
-    * ``seeds``: runs of the recipe; ``diverged``: how many of them diverged.
+    * ``gap_unc_pct``: two standard errors of the paired per-seed gaps
+      ``100 * (L_r,s / L_base,s - 1)`` over the seeds both recipes ran (a seed fixes the
+      initialisation and the batch order for every recipe, so this paired spread is far below
+      the seeds' spread of either loss); with one seed, twice the task's pooled spread of one
+      paired gap (:func:`lowbit_core.training.findings.typical_spread`);
+    * ``verdict``: "within seed noise" when ``|gap_pct| < gap_unc_pct``, else "beyond seed
+      noise"; ``gap``: the three in one cell (:func:`gap_text`), the baseline says "baseline";
+    * ``paired_gap_std``: the sd behind ``gap_unc_pct``; ``compared``: what was paired with
+      what; ``seeds``: runs of the recipe; ``diverged``: how many of them diverged.
 
     Returns:
         A frame with :data:`FINAL_COLUMNS`; recipes without a finished run sort last.
     """
     c = _prep(curves)
-    if c.empty:
+    if c.empty and (live is None or live.empty):
         return pd.DataFrame({k: pd.Series(dtype=object) for k in FINAL_COLUMNS})
     last = c.groupby(["recipe", "seed"]).tail(1)
     ok = last[~last["_diverged"] & _finite(last["val_loss"])]
@@ -271,27 +285,57 @@ def final_table(
     has_base = bool((t["recipe"] == baseline).any())
     base = t[t["recipe"] == baseline]
     m0 = float(base["val_loss_mean"].iloc[0]) if has_base else np.nan
-    s0 = float(base["val_loss_std"].iloc[0]) if has_base else np.nan
     t["gap_pct"] = 100.0 * (t["val_loss_mean"] / m0 - 1.0)
-    t["gap_sigma"] = (t["val_loss_mean"] - m0) / s0 if s0 > 0 else np.nan
-    b_seed = ok[ok["recipe"] == baseline].set_index("seed")["val_loss"].rename("_base")
-    pg = ok.join(b_seed, on="seed", how="inner")
-    pg = pg.assign(_g=100.0 * (pg["val_loss"] / pg["_base"] - 1.0))
-    t = t.join(pg.groupby("recipe")["_g"].std().rename("paired_gap_std"), on="recipe")
-    t["noise"] = [_noise(float(z), r == baseline, has_base)
-                  for r, z in zip(t["recipe"], t["gap_sigma"], strict=True)]
+    pg = paired_gaps(final_by_seed(ok.drop(columns="_diverged")), baseline)
+    typical = typical_spread(pg)
+    t = t.join(pg.set_index("recipe")[["n", "gap_sd"]], on="recipe")
+    t["paired_gap_std"] = t["gap_sd"]
+    base_name = _label(labels, baseline)
+    unc, verdict, text, compared = [], [], [], []
+    for r, g, sd, n, seeds in zip(t["recipe"], t["gap_pct"], t["gap_sd"], t["n"], t["seeds"],
+                                  strict=True):
+        if r == baseline:
+            unc.append(0.0)
+            verdict.append("baseline")
+            text.append("baseline")
+            compared.append(f"{int(seeds)} seeds")
+            continue
+        nn = int(n) if np.isfinite(n) else 0
+        u = gap_uncertainty(float(sd), nn, typical) if nn else np.nan
+        v = noise_verdict(float(g), u) if has_base else "n/a (no baseline)"
+        unc.append(u)
+        verdict.append(v)
+        text.append(gap_text(float(g), u, v) if has_base else v)
+        compared.append(f"{nn} seed{'s' if nn != 1 else ''}, each with {base_name}'s same seed"
+                        if nn else f"no seed shared with {base_name}")
+    t["gap_unc_pct"], t["verdict"], t["gap"], t["compared"] = unc, verdict, text, compared
     t["label"] = [_label(labels, r) for r in t["recipe"]]
     t["val_loss"] = [_pm(float(m), float(s))
                      for m, s in zip(t["val_loss_mean"], t["val_loss_std"], strict=True)]
     t = t.sort_values("gap_pct", na_position="last", kind="stable")
+    if live is not None and len(live):
+        lv = live.assign(
+            seeds=1, val_loss_mean=live["val_loss"], val_loss_std=np.nan,
+            metric_mean=live["metric"], paired_gap_std=np.nan,
+            val_loss=[_pm(float(v), np.nan) for v in live["val_loss"]],
+        )
+        lv["verdict"] = [noise_verdict(float(g), float(u))
+                         for g, u in zip(lv["gap_pct"], lv["gap_unc_pct"], strict=True)]
+        lv["gap"] = [gap_text(float(g), float(u), v) if np.isfinite(g) else str(cmp)
+                     for g, u, v, cmp in zip(lv["gap_pct"], lv["gap_unc_pct"], lv["verdict"],
+                                             lv["compared"], strict=True)]
+        t = pd.concat([t, lv], ignore_index=True)
     return t[FINAL_COLUMNS].reset_index(drop=True)
 
 
 # --- figures --------------------------------------------------------------------------------------
 
 
-def _live_runs(live: pd.DataFrame | None, x: str, y: str) -> list[tuple[str, str, pd.DataFrame]]:
-    """(run label, colour, finite rows sorted by x) of each live run."""
+def _live_runs(
+    live: pd.DataFrame | None, x: str, y: str
+) -> list[tuple[str, str, pd.DataFrame, bool]]:
+    """(run label, colour, finite rows sorted by x, is a baseline) of each live curve; a
+    ``kind`` column of ``"baseline"`` marks the same-seed baseline of a live run."""
     if live is None or live.empty or y not in live.columns or x not in live.columns:
         return []
     runs = live["run"].astype(str) if "run" in live.columns else pd.Series("run", live.index)
@@ -300,17 +344,39 @@ def _live_runs(live: pd.DataFrame | None, x: str, y: str) -> list[tuple[str, str
         d = live[runs == run]
         d = d[_finite(d[x]) & _finite(d[y])].sort_values(x)
         rec = str(d["recipe"].iloc[0]) if "recipe" in d.columns and len(d) else run
+        base = bool("kind" in d.columns and len(d) and d["kind"].iloc[0] == "baseline")
         if len(d):
-            out.append((run, color(rec), d))
+            out.append((run, color(rec), d, base))
     return out
 
 
-def _live_trace(run: str, c: str, xs: np.ndarray, ys: np.ndarray, fmt: str) -> go.Scatter:
+def _live_trace(run: str, c: str, xs: np.ndarray, ys: np.ndarray, fmt: str,
+                baseline: bool = False, **kw: object) -> go.Scatter:
+    name = run if baseline else f"live: {run}"
     return go.Scatter(
-        x=xs, y=ys, mode="lines+markers", name=f"live: {run}",
-        line={"color": c, "dash": "dash", "width": 2}, marker={"size": 6, "color": c},
-        hovertemplate=f"live: {run}<br>%{{x}}: %{{y:{fmt}}}<extra></extra>",
+        x=xs, y=ys, mode="lines+markers", name=name,
+        line={"color": c, "dash": "dot" if baseline else "dash", "width": 2.5},
+        marker={"size": 6, "color": c, "symbol": "square" if baseline else "circle"},
+        hovertemplate=f"{name}<br>%{{x}}: %{{y:{fmt}}}<extra></extra>", **kw,
     )
+
+
+def _zoom_window(b: pd.DataFrame, live: list[tuple[str, str, pd.DataFrame, bool]], x: str,
+                 y: str) -> tuple[float, list[float]] | None:
+    """Start of the zoom panel (30% into the x range) and the y range of the curves there."""
+    xs = b[x].to_numpy(np.float64)
+    if xs.size < 2:
+        return None
+    x0 = float(np.nanmin(xs) + 0.3 * (np.nanmax(xs) - np.nanmin(xs)))
+    vals = [b.loc[b[x] >= x0, "mean"].to_numpy(np.float64)]
+    vals += [d.loc[d[x] >= x0, y].to_numpy(np.float64) for _, _, d, _ in live]
+    v = np.concatenate(vals)
+    v = v[np.isfinite(v)]
+    if not v.size:
+        return None
+    lo, hi = float(v.min()), float(v.max())
+    pad = 0.15 * (hi - lo) if hi > lo else 0.05 * max(abs(hi), 1e-12)
+    return x0, [lo - pad, hi + pad]
 
 
 def loss_figure(
@@ -325,13 +391,20 @@ def loss_figure(
     title: str | None = None,
     metric_name: str | None = None,
     bands: bool = True,
+    baseline: str | None = None,
+    zoom: bool = True,
 ) -> go.Figure:
-    """Seed-mean curve and min–max seed band per recipe, live runs dashed on top.
+    """Seed-mean curve and min–max seed band per recipe, live runs dashed on top, and a zoom.
 
     Per recipe (in ``recipes`` order; names absent from ``curves`` are skipped) two traces: the
     band (``name="<label> band"``, a ``toself`` polygon: max along x, then min back) and the
-    mean line (``name=<label>``, hover: mean, std and seeds). Live runs (a tidy frame with the
-    curve columns and a ``run`` label) come last as ``"live: <run>"``.
+    mean line (``name=<label>``, hover: mean, std and seeds). The ``baseline`` recipe's mean
+    is drawn last and widest, so the curves it is compared with never hide it. Live runs (a
+    tidy frame with the curve columns and a ``run`` label; ``kind="baseline"`` marks a live
+    run's same-seed baseline, dotted) come after as ``"live: <run>"``. With ``zoom`` a second
+    panel below repeats the curves from 30% of the x range on, with a linear y axis fitted to
+    the means there (traces named ``"<name> · zoom"``, not in the legend): late in training the
+    curves bunch within a few percent, which a full-range axis cannot separate.
 
     Args:
         curves: tidy curves of one task.
@@ -340,11 +413,13 @@ def loss_figure(
         x: ``"step"`` or ``"wall_time"`` (the seed-mean wall time at each step).
         y: ``"val_loss"``, ``"train_loss"`` or ``"val_metric"``.
         live: optional live runs.
-        log_y: logarithmic y axis.
+        log_y: logarithmic y axis (the main panel).
         title: figure title (default from ``y``).
         metric_name: the task's metric (``TaskSpec.metric``, e.g. ``"bits_per_char"``) for
             the y title when ``y="val_metric"``; other text is used as given.
         bands: draw the min–max seed bands (off: mean lines only).
+        baseline: the reference recipe (drawn on top).
+        zoom: add the zoom panel.
 
     Raises:
         ValueError: unknown ``x`` or ``y`` (see :func:`bands`).
@@ -353,41 +428,76 @@ def loss_figure(
     key = (metric_name or "").strip().replace(" ", "_")
     ytitle = (METRIC_TITLES.get(key, metric_name or "validation metric")
               if y == "val_metric" else Y_TITLES[y])
-    title = title or f"{ytitle[0].upper()}{ytitle[1:]} (mean of seeds, band = min..max)"
+    title = title or f"{ytitle[0].upper()}{ytitle[1:]}: seed means, bands min–max"
     fmt = ".4g"
+    order: list[str] = [r for r in recipes if r != baseline]
+    if baseline is not None and baseline in recipes:
+        order.append(baseline)
+    shown = b[b["recipe"].isin(order) & _finite(b[x])]
+    runs = _live_runs(live, x, y)
+    window = _zoom_window(shown, runs, x, y) if zoom else None
+    panels = [("", "")] + ([("2", " · zoom")] if window else [])
     fig = go.Figure()
-    for r in recipes:
-        d = b[b["recipe"] == r]
-        d = d[_finite(d[x])]
-        if d.empty:
-            continue
-        c, name = color(r), _label(labels, r)
-        xs = d[x].to_numpy(np.float64)
-        if bands:
+    for ax, suffix in panels:
+        first = not ax
+        for r in order if bands and first else ():
+            d = shown[shown["recipe"] == r]
+            if d.empty:
+                continue
+            c, name = color(r), _label(labels, r)
+            xs = d[x].to_numpy(np.float64)
             lo, hi = d["min"].to_numpy(np.float64), d["max"].to_numpy(np.float64)
             fig.add_trace(go.Scatter(
                 x=np.concatenate([xs, xs[::-1]]), y=np.concatenate([hi, lo[::-1]]),
-                fill="toself", fillcolor=_rgba(c, 0.15), line={"width": 0}, hoverinfo="skip",
-                showlegend=False, name=f"{name} band", legendgroup=r,
+                fill="toself", fillcolor=_rgba(c, 0.12), line={"width": 0}, hoverinfo="skip",
+                showlegend=False, name=f"{name} band{suffix}", legendgroup=r,
+                xaxis="x" + ax, yaxis="y" + ax,
             ))
-        fig.add_trace(go.Scatter(
-            x=xs, y=d["mean"].to_numpy(np.float64), mode="lines", name=name, legendgroup=r,
-            line={"color": c, "width": 3 if r in ("fp32", "bf16") else 2},
-            customdata=np.column_stack([d["n_seeds"], d["std"], d["step"]]),
-            hovertemplate=(f"{name}<br>step %{{customdata[2]}}<br>mean %{{y:{fmt}}} "
-                           f"(std %{{customdata[1]:.2g}})<br>n seeds %{{customdata[0]}}"
-                           "<extra></extra>"),
-        ))
-    for run, c, d in _live_runs(live, x, y):
-        fig.add_trace(_live_trace(run, c, d[x].to_numpy(np.float64),
-                                  d[y].to_numpy(np.float64), fmt))
+        for r in order:
+            d = shown[shown["recipe"] == r]
+            if d.empty:
+                continue
+            c, name = color(r), _label(labels, r)
+            ref = r == baseline or (baseline is None and r in ("fp32", "bf16"))
+            fig.add_trace(go.Scatter(
+                x=d[x].to_numpy(np.float64), y=d["mean"].to_numpy(np.float64), mode="lines",
+                name=name + suffix, legendgroup=r, showlegend=first,
+                line={"color": c, "width": 4 if ref else 2.5}, opacity=0.8 if ref else 1.0,
+                xaxis="x" + ax, yaxis="y" + ax,
+                customdata=np.column_stack([d["n_seeds"], d["std"], d["step"]]),
+                hovertemplate=(f"{name}<br>step %{{customdata[2]}}<br>mean %{{y:{fmt}}} "
+                               f"(std %{{customdata[1]:.2g}})<br>n seeds %{{customdata[0]}}"
+                               "<extra></extra>"),
+            ))
+        for run, c, d, is_base in runs:
+            tr = _live_trace(run, c, d[x].to_numpy(np.float64), d[y].to_numpy(np.float64), fmt,
+                             is_base, xaxis="x" + ax, yaxis="y" + ax, showlegend=first,
+                             legendgroup="live:" + run)
+            if suffix:
+                tr.name = tr.name + suffix
+            fig.add_trace(tr)
     if not fig.data:
         return _empty(title)
-    fig.update_layout(title=title, hovermode="closest", **_LAYOUT)
+    ylab = f"{ytitle} (log scale)" if log_y else ytitle
+    fig.update_layout(title=title, hovermode="closest", margin={"l": 70, "r": 20, "t": 50,
+                                                                "b": 20})
+    if window:
+        x0, yr = window
+        xmax = float(shown[x].max())
+        fig.update_layout(
+            yaxis={"domain": [0.42, 1.0], "type": "log" if log_y else "linear",
+                   "title": {"text": wrap(ylab, 28)}},
+            xaxis={"anchor": "y", "title": {"text": X_TITLES[x]}},
+            yaxis2={"domain": [0.0, 0.27], "range": yr, "title": {"text": "zoom (linear)"}},
+            xaxis2={"anchor": "y2", "range": [x0, xmax]},
+            annotations=[{"text": f"<b>Zoom: from {X_TITLES[x]} {x0:.4g} on, linear y</b>",
+                          "x": 0.5, "y": 0.29, "xref": "paper", "yref": "paper",
+                          "xanchor": "center", "yanchor": "bottom", "showarrow": False}],
+        )
+        return finish(fig, height=720, legend_rows=3)
     fig.update_xaxes(title=X_TITLES[x])
-    fig.update_yaxes(title=f"{ytitle} (log scale)" if log_y else ytitle,
-                     type="log" if log_y else "linear")
-    return fig
+    fig.update_yaxes(title=ylab, type="log" if log_y else "linear")
+    return finish(fig, height=520, legend_rows=3)
 
 
 def gap_figure(
@@ -397,64 +507,73 @@ def gap_figure(
     baseline: str = "fp32",
     *,
     live: pd.DataFrame | None = None,
+    final: pd.DataFrame | None = None,
 ) -> go.Figure:
     """Relative validation-loss gap (%) to ``baseline`` per step (:func:`gap_table`), a zero
-    line, and live runs dashed (gap to the library baseline's seed mean, linearly
-    interpolated on step; not drawn outside the baseline's steps)."""
+    line, and live runs dashed, each against its **same-seed** baseline run (``live``: rows of
+    :func:`lowbit_core.training.findings.paired_curve_gap` with a ``run`` label and
+    ``recipe``). ``final`` (:func:`final_table`) adds, at each curve's last step, an error bar
+    of ± its ``gap_unc_pct`` and the verdict in the legend entry."""
     t = gap_table(curves, baseline)
     base_name = _label(labels, baseline)
-    title = f"Relative validation-loss gap to {base_name}: 100·(L / L_base − 1)"
+    title = f"Validation-loss gap to {base_name}: 100·(L/L_base − 1)"
+    unc: dict[str, tuple[float, str]] = {} if final is None else {
+        str(lab): (float(u), str(v))
+        for lab, u, v in zip(final["label"], final["gap_unc_pct"], final["verdict"], strict=True)
+    }
+    bars: list[tuple[str, str, float, float, float]] = []  # (name, colour, x, gap, ± at the end)
+
+    def _err(name: str, c: str, xs: np.ndarray, ys: np.ndarray) -> None:
+        if name in unc and np.isfinite(unc[name][0]):
+            bars.append((name, c, float(xs[-1]), float(ys[-1]), unc[name][0]))
+
+    def _name(name: str) -> str:
+        return f"{name} ({unc[name][1]})" if name in unc else name
+
     fig = go.Figure()
     for r in recipes:
         d = t[(t["recipe"] == r) & _finite(t["gap_pct"])]
         if r == baseline or d.empty:
             continue
         name = _label(labels, r)
+        xs, ys = d["step"].to_numpy(np.float64), d["gap_pct"].to_numpy(np.float64)
         fig.add_trace(go.Scatter(
-            x=d["step"].to_numpy(np.float64), y=d["gap_pct"].to_numpy(np.float64),
-            mode="lines", name=name, line={"color": color(r), "width": 2},
-            customdata=d["n_seeds"].to_numpy(),
+            x=xs, y=ys, mode="lines", name=_name(name), line={"color": color(r), "width": 2.5},
+            customdata=d["n_seeds"].to_numpy(), legendgroup=r,
             hovertemplate=(f"{name}<br>step %{{x}}<br>gap %{{y:+.2f}}%<br>"
                            "n seeds %{customdata}<extra></extra>"),
         ))
-    bb = bands(curves, "step", "val_loss")
-    base = bb[bb["recipe"] == baseline]
-    if len(base):
-        bs, bm = base["step"].to_numpy(np.float64), base["mean"].to_numpy(np.float64)
-        for run, c, d in _live_runs(live, "step", "val_loss"):
-            s = d["step"].to_numpy(np.float64)
-            ref = np.interp(s, bs, bm, left=np.nan, right=np.nan)
-            g = 100.0 * (d["val_loss"].to_numpy(np.float64) / ref - 1.0)
-            ok = np.isfinite(g)
-            if ok.any():
-                fig.add_trace(_live_trace(run, c, s[ok], g[ok], "+.2f"))
+        _err(name, color(r), xs, ys)
+    if live is not None and len(live):
+        for run in dict.fromkeys(live["run"].astype(str)):
+            d = live[live["run"].astype(str) == run].sort_values("step")
+            d = d[_finite(d["gap_pct"])]
+            if d.empty:
+                continue
+            c = color(str(d["recipe"].iloc[0])) if "recipe" in d.columns else "#333333"
+            xs, ys = d["step"].to_numpy(np.float64), d["gap_pct"].to_numpy(np.float64)
+            tr = _live_trace(run, c, xs, ys, "+.2f")
+            tr.name = _name("live: " + run)
+            fig.add_trace(tr)
+            _err("live: " + run, c, xs, ys)
     if not fig.data:
         return _empty(title)
-    fig.add_hline(y=0.0, line={"color": COLORS.get(baseline, "#000000"), "width": 1},
+    # the end-of-run error bars, side by side (all curves end at the same step)
+    span = max((float(np.ptp(np.asarray(t.x, dtype=np.float64))) for t in fig.data), default=1.0)
+    for i, (name, c, x_end, g, u) in enumerate(bars):
+        dx = (i - (len(bars) - 1) / 2) * 0.012 * span
+        fig.add_trace(go.Scatter(
+            x=[x_end + dx], y=[g], mode="markers", name=f"{name} ± 2 SE", showlegend=False,
+            marker={"color": c, "size": 7}, meta="error bar",
+            error_y={"type": "data", "array": [u], "color": c, "thickness": 2, "width": 5},
+            hovertemplate=f"{name}<br>final gap %{{y:+.2f}}% ± {u:.2f}<extra></extra>",
+        ))
+    fig.add_hline(y=0.0, line={"color": "#888888", "width": 1.5},
                   annotation_text=base_name, annotation_position="bottom right")
     fig.update_layout(title=title, hovermode="closest", **_LAYOUT)
     fig.update_xaxes(title=X_TITLES["step"])
     fig.update_yaxes(title=f"gap to {base_name} (%)", ticksuffix="%")
-    return fig
-
-
-def _text_positions(xs: np.ndarray, ys: np.ndarray) -> list[str]:
-    """Label positions for markers sorted by x, so neighbours' labels overlap less: points
-    closer than 4% of the x span form a cluster; in it the highest is labelled above, the lowest
-    below, the others to the right and left in turn."""
-    span = max(float(np.ptp(xs)) if len(xs) > 1 else 1.0, 1e-12)
-    out = ["top center"] * len(xs)
-    start = 0
-    for i in range(1, len(xs) + 1):
-        if i < len(xs) and xs[i] - xs[i - 1] < 0.04 * span:
-            continue
-        members = sorted(range(start, i), key=lambda k: -ys[k])
-        if len(members) > 1:
-            out[members[-1]] = "bottom center"
-            for n, k in enumerate(members[1:-1]):
-                out[k] = ("middle right", "middle left")[n % 2]
-        start = i
-    return out
+    return finish(fig, height=460, legend_rows=3)
 
 
 def overhead_figure(
@@ -464,11 +583,13 @@ def overhead_figure(
 
     ``design`` is :func:`lowbit_core.training.library.design_space`: ``overhead`` is
     ``extra_ops / gemm_flops`` (amax, scale, convert, RHT and dequant operations per GEMM flop of
-    a training step), ``gap`` the relative gap of the final seed-mean loss. The error bar is the
-    recipe's seed std on the same scale: ``100 * val_loss_std / L_base`` with
-    ``L_base = val_loss / (1 + gap)``. Rows with a non-finite gap (a diverged seed) are listed in
-    the title instead. Several run lengths: the longest; duplicate recipes: the first row.
-    Marker text is the label up to its first " (" (the full label is in the hover).
+    a training step), ``gap`` the relative gap of the final seed-mean loss. The error bar is
+    ``gap_unc_pct`` when the frame has it (two standard errors of the paired per-seed gap, as
+    in :func:`final_table`), else the recipe's seed std on the gap's scale,
+    ``100 * val_loss_std / L_base`` with ``L_base = val_loss / (1 + gap)``. The y axis spans
+    every bar. Markers are named by the legend (labels beside the markers collide when
+    recipes share an overhead). Rows with a non-finite gap (a diverged seed) are listed in the
+    title instead. Several run lengths: the longest; duplicate recipes: the first row.
     """
     title = f"Loss gap to {_label(labels, baseline)} vs analytic overhead"
     need = ("recipe", "gap", "overhead", "val_loss", "val_loss_std")
@@ -487,33 +608,40 @@ def overhead_figure(
                          "random_bits") if k in d.columns]
     d = d.sort_values("overhead")
     xs_all = 100.0 * d["overhead"].to_numpy(np.float64)
-    pos = _text_positions(xs_all, d["gap"].to_numpy(np.float64))
     fig = go.Figure()
-    for (_, row), where in zip(d.iterrows(), pos, strict=True):
+    lo, hi = [0.0], [0.0]
+    for _, row in d.iterrows():
         r = str(row["recipe"])
         gap = float(row["gap"])
-        ref = float(row["val_loss"]) / (1.0 + gap)
-        err = 100.0 * float(row["val_loss_std"]) / ref
+        if "gap_unc_pct" in d.columns and np.isfinite(row["gap_unc_pct"]):
+            err, what = float(row["gap_unc_pct"]), "± 2 SE, paired seeds"
+        else:
+            err = 100.0 * float(row["val_loss_std"]) / (float(row["val_loss"]) / (1.0 + gap))
+            what = "± seed std"
+        e = err if np.isfinite(err) else 0.0
+        lo.append(100.0 * gap - e)
+        hi.append(100.0 * gap + e)
         name = _label(labels, r)
         extra = "".join(f"<br>{k}: {float(row[k]):.3g}" for k in parts)
         fig.add_trace(go.Scatter(
-            x=[100.0 * float(row["overhead"])], y=[100.0 * gap], mode="markers+text",
-            name=name, text=[name.split(" (")[0]], textposition=where, cliponaxis=False,
-            marker={"color": color(r), "size": 11},
-            error_y={"type": "data", "array": [err if np.isfinite(err) else 0.0],
-                     "visible": bool(np.isfinite(err)), "color": color(r)},
+            x=[100.0 * float(row["overhead"])], y=[100.0 * gap], mode="markers", name=name,
+            marker={"color": color(r), "size": 13, "line": {"width": 1, "color": "#ffffff"}},
+            error_y={"type": "data", "array": [e], "visible": bool(np.isfinite(err) and e > 0),
+                     "color": color(r), "thickness": 2, "width": 6},
             hovertemplate=(f"{name}<br>overhead %{{x:.2f}}%<br>gap %{{y:+.2f}}% "
-                           f"(± {err:.2f}% seed std){extra}<extra></extra>"),
+                           f"({what} {e:.2f}%){extra}<extra></extra>"),
         ))
     if skipped:
         title += f"<br><sup>not shown (diverged): {', '.join(skipped)}</sup>"
-    fig.add_hline(y=0.0, line={"color": "#000000", "width": 1})
-    fig.update_layout(title=title, showlegend=False, hovermode="closest", **_LAYOUT)
-    pad = 0.15 * max(float(np.ptp(xs_all)), 1.0)  # room for the labels at both ends
+    fig.add_hline(y=0.0, line={"color": "#888888", "width": 1.5})
+    fig.update_layout(title=title, hovermode="closest", **_LAYOUT)
+    pad = 0.08 * max(float(np.ptp(xs_all)), 1.0)
+    span = max(max(hi) - min(lo), 1e-9)
     fig.update_xaxes(title="analytic overhead: extra ops per GEMM flop (%)", ticksuffix="%",
                      range=[float(xs_all.min()) - pad, float(xs_all.max()) + pad])
-    fig.update_yaxes(title="final validation-loss gap (%), ± seed std", ticksuffix="%")
-    return fig
+    fig.update_yaxes(title="final validation-loss gap (%)", ticksuffix="%",
+                     range=[min(lo) - 0.12 * span, max(hi) + 0.12 * span])
+    return finish(fig, height=460, legend_rows=3)
 
 
 # --- published values (not measured here) ---------------------------------------------------------
@@ -596,12 +724,12 @@ def literature_figure() -> go.Figure:
         name="published",
     ))
     fig.update_layout(
-        title="Published (not measured here): relative loss gap, NVFP4 paper", height=300,
-        margin={"l": 60, "r": 40, "t": 50, "b": 50}, showlegend=False,
+        title="Published (not measured here): relative loss gap, NVFP4 paper",
+        margin={"l": 60, "r": 40, "t": 50, "b": 20},
     )
     fig.update_xaxes(title="relative loss gap (%)", ticksuffix="%",
                      range=[0, 1.25 * max(r.value for r in rows)])
-    return fig
+    return finish(fig, height=320, legend=False)
 
 
 # --- the techniques the recipes switch ------------------------------------------------------------

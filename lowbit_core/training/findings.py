@@ -6,6 +6,12 @@ baseline's; its mean over the seeds, and the standard error of that mean, ``SE =
 A difference counts as measured when ``|mean| > k SE`` (``k = 2`` by default; with 3 seeds this
 is a rough screen, not a significance test, and the page says so) and is reported as "within
 seed noise" otherwise. Nothing is tuned per task: every finding is checked on every task.
+
+The page states every gap the same way (:func:`paired_gaps`, :func:`gap_uncertainty`,
+:func:`noise_verdict`): the gap of the seed means, ± two standard errors of the paired per-seed
+gaps, and "within seed noise" when the gap is smaller than that. A live run is one seed compared
+with a baseline trained with the same seed, steps and batch (:func:`paired_curve_gap`); its ±
+is twice the library's pooled spread of one paired gap (:func:`typical_spread`).
 """
 
 from __future__ import annotations
@@ -16,7 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["FINDINGS", "Finding", "final_losses", "findings", "paired_gap"]
+__all__ = [
+    "FINDINGS", "Finding", "final_by_seed", "final_losses", "findings", "gap_uncertainty",
+    "noise_verdict", "paired_curve_gap", "paired_gap", "paired_gaps", "typical_spread",
+]
 
 
 @dataclass(frozen=True)
@@ -139,3 +148,86 @@ def findings(curves: pd.DataFrame, k: float = 2.0, ref: str = "fp32") -> pd.Data
             })
     return pd.DataFrame(rows, columns=["key", "claim", "task", "worse", "better", "gap_pct",
                                        "se_pct", "seeds", "verdict", "source"])
+
+
+# --- fair comparisons: every gap with its seed noise ---------------------------------------------
+
+
+def final_by_seed(curves: pd.DataFrame) -> pd.DataFrame:
+    """Last validation loss of every (recipe, seed) run in ``curves`` (one task, one run length),
+    diverged runs and non-finite losses left out: columns ``recipe, seed, val_loss``."""
+    if curves.empty:
+        return pd.DataFrame({"recipe": pd.Series(dtype=str), "seed": pd.Series(dtype=int),
+                             "val_loss": pd.Series(dtype=float)})
+    last = curves.sort_values("step").groupby(["recipe", "seed"], as_index=False).last()
+    ok = np.isfinite(last["val_loss"].astype(float))
+    if "diverged" in last.columns:
+        ok &= ~last["diverged"].eq(True)
+    return last.loc[ok, ["recipe", "seed", "val_loss"]].reset_index(drop=True)
+
+
+def paired_gaps(finals: pd.DataFrame, baseline: str) -> pd.DataFrame:
+    """Per recipe, the per-seed gaps ``100 (L_r,s / L_base,s − 1)`` over the seeds both ran.
+
+    Args:
+        finals: :func:`final_by_seed` rows.
+        baseline: the recipe every other is compared with.
+
+    Returns:
+        Columns ``recipe, n, gap_mean, gap_sd`` (sd with ddof=1: NaN for one seed); the baseline
+        and recipes sharing no seed with it are left out.
+    """
+    cols = ["recipe", "n", "gap_mean", "gap_sd"]
+    base = finals[finals["recipe"] == baseline].set_index("seed")["val_loss"].rename("_b")
+    f = finals[finals["recipe"] != baseline].join(base, on="seed", how="inner")
+    if f.empty:
+        return pd.DataFrame({c: pd.Series(dtype=float) for c in cols})
+    f = f.assign(_g=100.0 * (f["val_loss"] / f["_b"] - 1.0))
+    g = f.groupby("recipe")["_g"].agg(n="count", gap_mean="mean", gap_sd="std").reset_index()
+    return g[cols]
+
+
+def typical_spread(gaps: pd.DataFrame) -> float:
+    """The seed-to-seed spread of one paired gap, pooled over recipes: the root mean square of
+    :func:`paired_gaps`' ``gap_sd`` over the recipes with at least two seeds (NaN if none).
+
+    This is what a single-seed comparison (a live run against its same-seed baseline) is
+    uncertain by: with the initial weights and the batch order shared, the seed moves a gap far
+    less than it moves either loss."""
+    sd = gaps.loc[gaps["n"] >= 2, "gap_sd"].to_numpy(np.float64)
+    sd = sd[np.isfinite(sd)]
+    return float(np.sqrt(np.mean(sd**2))) if sd.size else math.nan
+
+
+def gap_uncertainty(sd: float, n: int, typical: float, k: float = 2.0) -> float:
+    """``k`` standard errors of a mean of ``n`` paired gaps: ``k sd / sqrt(n)``, with the pooled
+    ``typical`` spread standing in for ``sd`` when fewer than two seeds give one.
+
+    Raises:
+        ValueError: ``n`` < 1 or ``k`` <= 0.
+    """
+    if n < 1 or not k > 0:
+        raise ValueError(f"need n >= 1 and k > 0, got n={n!r}, k={k!r}")
+    s = sd if n >= 2 and math.isfinite(sd) else typical
+    return k * s / math.sqrt(n)
+
+
+def noise_verdict(gap: float, unc: float) -> str:
+    """``"within seed noise"`` when ``|gap| < unc``, ``"beyond seed noise"`` otherwise;
+    ``"noise unknown"`` without a finite uncertainty, ``"n/a"`` without a finite gap."""
+    if not math.isfinite(gap):
+        return "n/a"
+    if not math.isfinite(unc):
+        return "noise unknown"
+    return "within seed noise" if abs(gap) < unc else "beyond seed noise"
+
+
+def paired_curve_gap(run: pd.DataFrame, base: pd.DataFrame) -> pd.DataFrame:
+    """Gap ``100 (L_run / L_base − 1)`` at every step both curves evaluated (same seed, steps
+    and batch, so the same evaluation steps): columns ``step, val_loss, base_val_loss,
+    gap_pct``; non-finite losses are left out."""
+    cols = ["step", "val_loss"]
+    j = run[cols].merge(base[cols].rename(columns={"val_loss": "base_val_loss"}), on="step")
+    j = j[np.isfinite(j["val_loss"].astype(float)) & np.isfinite(j["base_val_loss"].astype(float))]
+    j = j.sort_values("step").reset_index(drop=True)
+    return j.assign(gap_pct=100.0 * (j["val_loss"] / j["base_val_loss"] - 1.0))

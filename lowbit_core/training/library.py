@@ -25,7 +25,10 @@ from .recipes import recipe_names
 from .tasks import TASKS, get_task
 from .train import CURVE_COLUMNS, TrainParams, run
 
-__all__ = ["CURVES_PATH", "LIBRARY_COLUMNS", "load_curves", "main", "regenerate", "summary"]
+__all__ = [
+    "CURVES_PATH", "LIBRARY_COLUMNS", "library_run", "load_curves", "main", "regenerate",
+    "summary",
+]
 
 CURVES_PATH = DATA_DIR / "fp4_curves.parquet"
 #: CURVE_COLUMNS plus the run's planned steps (the resume key) and its divergence flag.
@@ -38,6 +41,23 @@ def load_curves(path: Path | str = CURVES_PATH) -> pd.DataFrame:
     if not p.exists():
         return pd.DataFrame({c: pd.Series(dtype="object") for c in LIBRARY_COLUMNS})
     return pd.read_parquet(p)
+
+
+def library_run(curves: pd.DataFrame, p: TrainParams) -> pd.DataFrame | None:
+    """The stored curve of exactly the run ``p``, or None when the library does not hold it.
+
+    The library ran every preset with the task's defaults (steps, batch size, learning rate,
+    evaluation interval) on one torch thread, so a preset run with those defaults and one of
+    the library's seeds is the stored run: the page uses it instead of training it again.
+    """
+    if not isinstance(p.recipe, str) or p.lr or p.eval_every or curves.empty:
+        return None
+    spec = get_task(p.task)
+    if p.batch_size not in (0, spec.batch_size):
+        return None
+    c = curves[(curves["recipe"] == p.recipe) & (curves["task"] == p.task)
+               & (curves["seed"] == p.seed) & (curves["steps"] == (p.steps or spec.steps))]
+    return c.reset_index(drop=True) if len(c) else None
 
 
 def _done(table: pd.DataFrame) -> set[tuple[str, str, int, int]]:

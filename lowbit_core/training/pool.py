@@ -110,6 +110,7 @@ class _Job:
     params: TrainParams
     steps: int
     owners: set[str]
+    counted: set[str] = field(default_factory=set)  #: owners whose run limit it counts against
     state: JobState = JobState.QUEUED
     step: int = 0
     rows: list[dict[str, object]] = field(default_factory=list)
@@ -260,10 +261,12 @@ class TrainPool:
 
     # --- public -------------------------------------------------------------------------------
 
-    def submit(self, p: TrainParams, owner: str, label: str = "") -> str:
+    def submit(self, p: TrainParams, owner: str, label: str = "", counted: bool = True) -> str:
         """Queue run ``p`` for ``owner`` (or join the identical run); return its key.
 
         A finished identical run is reused as it is; a failed or cancelled one is queued again.
+        ``counted=False`` queues a run that goes with another one (the same-seed baseline a
+        live run is compared with): it does not count against the owner's run limit.
 
         Raises:
             PoolBusy: ``owner`` already has ``max_per_owner`` runs queued or running, or the
@@ -276,10 +279,12 @@ class TrainPool:
             job = self._jobs.get(key)
             if job is not None and (job.state.active or job.state is JobState.DONE):
                 job.owners.add(owner)
+                if counted:
+                    job.counted.add(owner)
                 self._jobs.move_to_end(key)
                 return key
-            mine = sum(1 for j in self._jobs.values() if owner in j.owners and j.state.active)
-            if mine >= self.max_per_owner:
+            mine = sum(1 for j in self._jobs.values() if owner in j.counted and j.state.active)
+            if counted and mine >= self.max_per_owner:
                 raise PoolBusy(
                     f"you already have {mine} runs queued or running (at most "
                     f"{self.max_per_owner}); cancel one or wait for it to finish"
@@ -290,7 +295,8 @@ class TrainPool:
                     "try again in a minute"
                 )
             steps = p.steps or get_task(p.task).steps
-            self._jobs[key] = _Job(key, label or key, p, steps, {owner})
+            self._jobs[key] = _Job(key, label or key, p, steps, {owner},
+                                   {owner} if counted else set())
             self._jobs.move_to_end(key)
             self._queue.append(key)
             self._dispatch()
@@ -326,6 +332,7 @@ class TrainPool:
             if j is None:
                 return
             j.owners.discard(owner)
+            j.counted.discard(owner)
             if j.owners or not j.state.active:
                 return
             j.cancelled = True
