@@ -4,7 +4,7 @@ value table, formats side by side and block formats. View only: numbers come fro
 import streamlit as st
 
 from ui import cached_formats as cf
-from ui import common, params
+from ui import common, figures_common, params
 from ui import figures_formats as ff
 from ui import params_formats as pf
 from ui.params_formats import FormatsParams, build_format, format_label
@@ -91,7 +91,8 @@ st.header("Type a real number")
 x = st.number_input("x", -1e300, 1e300, key=k("x"), format="%.12g")
 mode = ss[k("mode")]
 s = ff.stored(f, float(x), mode)
-if mode == "sr":
+st.markdown(figures_common.stored_words(float(x), s.value, s.next_down, s.next_up, f.describe()))
+if mode == "sr" and s.lo != s.hi:
     st.write(f"Stochastic rounding: **{ff.short(s.lo)}** with probability {1 - s.p_hi:.6g}, "
              f"**{ff.short(s.hi)}** with probability {s.p_hi:.6g} (the mean is x when in range).")
 st.dataframe(ff.stored_table(s), hide_index=True)

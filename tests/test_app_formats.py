@@ -178,3 +178,11 @@ def test_properties_table_matches_the_catalogue() -> None:
     assert list(props.columns) == [FORMATS[n].describe() for n in ("float8_e4m3fn", "float8_e5m2")]
     assert list(props.loc["max"]) == ["448", "57344"]
     assert list(props.loc["overflow (cast)"]) == ["NaN", "inf"]
+
+
+def test_a_typed_representable_value_is_said_to_be_exact() -> None:
+    at = _page({"fmt": "float8_e4m3fn", "x": "448"})
+    text = " ".join(m.value for m in at.markdown)
+    assert "**exactly representable** in" in text and "next value down is 416" in text
+    at = _page({"fmt": "float8_e4m3fn", "x": "0.3"})
+    assert any("**not representable**" in m.value for m in at.markdown)

@@ -248,3 +248,36 @@ def test_value_beyond_the_format_is_clamped_with_a_note() -> None:
     assert not at.exception
     assert any("outside" in i.value for i in at.info)
     assert "x = 6" in charts(at)[0]["layout"]["title"]["text"]
+
+
+def test_coinciding_curves_are_named_and_drawn_distinguishably() -> None:
+    at = open_page({"rbits": "3", **SMALL})
+    spec = charts(at)[1]
+    titles = " ".join(a["text"] for a in spec["layout"]["annotations"])
+    assert "SRF = SRC = SRO" in titles.replace("</b><br><b>", " ")  # bias at N = 3, exact inputs
+    dashes = {t["legendgroup"]: t["line"]["dash"] for t in spec["data"] if t.get("meta") == "bias"
+              and t["legendgroup"] in ("srf", "src", "sro")}
+    assert len(set(dashes.values())) == 3  # each member its own dash, so all three show
+
+
+def test_stochastic_bias_panel_zooms_to_a_few_bit_bias() -> None:
+    n = 6  # SRFF's mean bias is -2^-(N+1) = -1/128 ulp: invisible next to RNE's ±1/2
+    at = open_page({"rbits": str(n), **SMALL})
+    spec = charts(at)[1]
+    (srff,) = traces(spec, "srff", meta="bias")
+    ax = "yaxis" + srff.get("yaxis", "y")[1:]
+    lo, hi = spec["layout"][ax]["range"]
+    y = arr(srff["y"])
+    assert lo <= y.min() and y.max() <= hi
+    assert hi - lo < 8 * (y.max() - y.min())  # the sawtooth fills a good part of the panel
+    (rne,) = traces(spec, "rne", meta="bias")
+    assert rne.get("yaxis", "y") != srff.get("yaxis", "y")  # RNE's ±1/2 has its own panel
+
+
+def test_a_representable_value_is_said_to_be_exact() -> None:
+    at = open_page({"x": "1", **SMALL})
+    text = " ".join(m.value for m in at.markdown)
+    assert "**exactly representable** in BF16" in text and "ulp above lo" not in text
+    assert "exactly representable" in charts(at)[0]["layout"]["title"]["text"].replace("<br>", " ")
+    at = open_page({"x": "1.3", **SMALL})
+    assert any("**not representable**" in m.value for m in at.markdown)

@@ -38,6 +38,7 @@ __all__ = [
     "mode_short",
     "representability",
     "same_curves",
+    "stored_words",
     "takes_rbits",
     "wrap",
 ]
@@ -297,3 +298,23 @@ def representability(x: float, lo: float, hi: float, fmt_label: str, digits: int
     return (f"x = **{x:{g}}** is **not representable** in {fmt_label}: it lies between "
             f"lo = **{lo:{g}}** and hi = **{hi:{g}}** (ulp = {hi - lo:.6g}), **{d:.6f}** ulp "
             "above lo.")
+
+
+def stored_words(x: float, value: float, next_down: float, next_up: float, fmt_label: str,
+                 digits: int = 10) -> str:
+    """:func:`representability` for a typed ``x`` stored as ``value`` (a neighbour of ``x``)
+    whose own neighbours are ``next_down`` and ``next_up`` (NaN at the ends of the format)."""
+    if not math.isfinite(x) or not math.isfinite(value):
+        return ""
+    if x == value:
+        if math.isfinite(next_up):
+            return representability(x, x, next_up, fmt_label, digits)
+        if math.isfinite(next_down):
+            return representability(x, next_down, x, fmt_label, digits)
+        return f"x = **{x:.{digits}g}** is **exactly representable** in {fmt_label}."
+    other = next_up if x > value else next_down
+    if not math.isfinite(other) or not min(value, other) <= x <= max(value, other):
+        return ""  # outside the finite range: the overflow note says what happens
+    lo, hi = min(value, other), max(value, other)
+    stores = f" This mode stores **{value:.{digits}g}**."
+    return representability(x, lo, hi, fmt_label, digits) + stores
