@@ -65,12 +65,12 @@ def _as_float(bits: Any) -> Any:
 @numba.njit(parallel=True, nogil=True, cache=True, error_model="numpy", fastmath=True)
 def _k_stats(x: Any, q: Any, eff: Any, block: Any, th: Any, probe: Any, tab: Any,
              nseg: Any) -> Any:  # pragma: no cover - compiled
-    # Three branch-free loops over each row segment, so that LLVM vectorizes them (one loop
-    # with every accumulator did not: 10-20x slower, measured): the sums, writing |e| and
-    # |e|/|x| to a scratch row; their maxima as integers (the bit patterns of non-negative
-    # floats order like the floats, and an integer max reduction vectorizes where a float one
-    # did not); then, block by block from cache, the counts. fastmath: x and q are finite,
-    # _BIG stands in for inf.
+    # Four branch-free loops over each row segment, so that LLVM vectorizes them (one loop
+    # with every accumulator did not: 10-20x slower, measured): the sums (no stores, see
+    # below); |e| and |e|/|x| written to a scratch row; their maxima as integers (the bit
+    # patterns of non-negative floats order like the floats, and an integer max reduction
+    # vectorizes where a float one did not); then, block by block from cache, the counts.
+    # fastmath: x and q are finite, _BIG stands in for inf.
     ntask = tab.shape[0]
     rows = x.shape[0]
     out = np.zeros((ntask, 11))
@@ -107,16 +107,23 @@ def _k_stats(x: Any, q: Any, eff: Any, block: Any, th: Any, probe: Any, tab: Any
                 se2 += e * e
                 sx2 += xv * xv
                 em += e * probe[c]
-                ae = abs(e)
                 ax = abs(xv)
                 sax += ax
-                abuf[c - c0] = ae
-                rel = ae / (ax if ax > 0.0 else 1.0)
-                rbuf[c - c0] = rel if ax > 0.0 else 0.0
                 nz = 1.0 if ax > 0.0 else 0.0
                 nnz += nz
                 nfl += nz if qv == 0.0 else 0.0
             epart[r, seg] = em
+            # The stores in their own loop: a loop that both stores and reduces gets LLVM's
+            # runtime alias check, whose scalar fallback sums in another order, so the sums
+            # depended on where the scratch rows were allocated (seen as last-bit differences
+            # between calls); a store-free reduction loop has one vector path.
+            for c in range(c0, c1):
+                xv = np.float64(x[r, c])
+                ae = abs(np.float64(q[r, c]) - xv)
+                ax = abs(xv)
+                abuf[c - c0] = ae
+                rel = ae / (ax if ax > 0.0 else 1.0)
+                rbuf[c - c0] = rel if ax > 0.0 else 0.0
             for i in range(c1 - c0):
                 mab = ai[i] if ai[i] > mab else mab
                 mrb = ri[i] if ri[i] > mrb else mrb
