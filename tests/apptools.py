@@ -53,8 +53,9 @@ def chart_specs(at: AppTest) -> list[dict[str, Any]]:
 
 
 def trace(spec: dict[str, Any], name: str) -> dict[str, Any]:
-    """The trace called ``name`` in a chart spec (KeyError listing the names if absent)."""
+    """The trace called ``name`` in a chart spec (KeyError listing the names if absent); a
+    legend name wrapped for phones (``<br>``) matches its one-line form."""
     for t in spec["data"]:
-        if t.get("name") == name:
+        if str(t.get("name")).replace("<br>", " ") == name:
             return t  # type: ignore[no-any-return]
     raise KeyError(f"{name!r} not in {[t.get('name') for t in spec['data']]}")

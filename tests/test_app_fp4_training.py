@@ -81,7 +81,7 @@ def test_chart_is_the_library_seed_mean(task: str) -> None:
     base = lib[lib["recipe"] == "bf16"].groupby("step")["val_loss"].mean()
     nv = lib[lib["recipe"] == "nvfp4"].groupby("step")["val_loss"].mean()
     (t,) = [t for t in gap["data"] if t.get("legendgroup") == "nvfp4"]
-    assert t["name"].startswith(RECIPES["nvfp4"].label + " (")  # "(within seed noise)" etc.
+    assert t["name"].startswith(RECIPES["nvfp4"].label + ": ")  # ": within seed noise" etc.
     np.testing.assert_allclose(plotly_array(t["y"]).astype(float),
                                (100 * (nv / base - 1)).to_numpy(), rtol=1e-9, atol=1e-12)
 

@@ -261,8 +261,8 @@ def test_gap_figure_numbers_and_live():
     fig = F.gap_figure(c, ["fp32", "nvfp4", "mxfp4"], LABELS, "fp32", live=live, final=final)
     lines = [t for t in fig.data if t.meta != "error bar"]
     v = final.set_index("recipe")["verdict"]
-    assert [t.name for t in lines] == [f"NVFP4 recipe ({v['nvfp4']})",
-                                       f"MXFP4 (OCP) ({v['mxfp4']})", "live: mine"]
+    assert [t.name for t in lines] == [f"NVFP4 recipe: {v['nvfp4']}", f"MXFP4: {v['mxfp4']}",
+                                       "live: mine"]
     base = _seeds("fp32").mean(axis=0)
     np.testing.assert_allclose(lines[0].y, 100 * (_seeds("nvfp4").mean(axis=0) / base - 1),
                                rtol=1e-12)

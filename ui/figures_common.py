@@ -3,9 +3,10 @@
 * **Rounding modes**: one label, one short name and one colour per mode (:data:`MODE_LABELS`,
   :func:`mode_short`, :data:`MODE_COLORS`); whether a mode reads N random bits comes from the core
   (:data:`lowbit_core.rounding.FEW_BIT_MODES`, via :func:`takes_rbits`).
-* **Readable at 1280×720 and on a 390 px phone** (:func:`finish`): the title at the top left, the
-  legend under the plot anchored to the figure's bottom edge (plotly then reserves the room, so it
-  never covers a title or an axis title however many rows it wraps to), tick labels of
+* **Readable at 1280×720 and on a 390 px phone** (:func:`finish`): the title at the top left,
+  wrapped to fit a phone, the legend under the plot anchored to the figure's bottom edge (plotly
+  then reserves the room, so it never covers a title or an axis title however many rows it
+  wraps to) with long entries wrapped (trace names get ``<br>``), tick labels of
   :data:`TICK_PX` px, and log axes labelled 1-2-5 with full-size labels (plotly's own log ticks
   draw the 2…9 digits at three quarters of the tick size, 9.6 px here).
 * **Export**: :data:`EXPORT` is plotly's camera-button setting, a 1280×720 layout rendered at
@@ -69,6 +70,7 @@ TITLE_PX = 16
 TEXT_PX = 14
 #: Characters per title line: a 16 px bold title line of this length fits a 390 px phone.
 TITLE_CHARS = 44
+LEGEND_CHARS = 42  #: characters per legend-entry line (14 px, beside its 40 px symbol)
 #: plotly ``toImageButtonOptions``: a 1280×720 layout at 1.5×, i.e. a 1920×1080 px PNG.
 EXPORT: dict[str, Any] = {"format": "png", "width": 1280, "height": 720, "scale": 1.5}
 
@@ -242,6 +244,9 @@ def finish(
             "y": 0.0, "yanchor": "bottom", "yref": "container", "font": {"size": TEXT_PX},
             "itemsizing": "constant", "bgcolor": "rgba(0,0,0,0)", "title": None,
         })
+    for tr in fig.data:  # a legend entry never wider than a phone (plotly does not wrap it)
+        if tr.name and len(tr.name) > LEGEND_CHARS and tr.showlegend is not False:
+            tr.name = wrap(tr.name, LEGEND_CHARS)
     for letter, name in _axes(fig):
         ax = fig.layout[name]
         ax.update(tickfont={"size": TICK_PX}, automargin=True)

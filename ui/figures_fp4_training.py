@@ -516,7 +516,7 @@ def gap_figure(
     of ± its ``gap_unc_pct`` and the verdict in the legend entry."""
     t = gap_table(curves, baseline)
     base_name = _label(labels, baseline)
-    title = f"Validation-loss gap to {base_name}: 100·(L/L_base − 1)"
+    title = f"Gap to {base_name}: 100·(L/L_base − 1)"
     unc: dict[str, tuple[float, str]] = {} if final is None else {
         str(lab): (float(u), str(v))
         for lab, u, v in zip(final["label"], final["gap_unc_pct"], final["verdict"], strict=True)
@@ -527,8 +527,8 @@ def gap_figure(
         if name in unc and np.isfinite(unc[name][0]):
             bars.append((name, c, float(xs[-1]), float(ys[-1]), unc[name][0]))
 
-    def _name(name: str) -> str:
-        return f"{name} ({unc[name][1]})" if name in unc else name
+    def _name(name: str) -> str:  # the short label and the verdict
+        return f"{name.split(' (')[0]}: {unc[name][1]}" if name in unc else name
 
     fig = go.Figure()
     for r in recipes:
@@ -715,7 +715,7 @@ def literature_figure() -> go.Figure:
     for an upper bound; muted colours and the title say they are not lab measurements."""
     rows = [r for r in _LIT_ROWS if r.bar][::-1]  # first row on top
     fig = go.Figure(go.Bar(
-        x=[r.value for r in rows], y=[r.bar for r in rows], orientation="h",
+        x=[r.value for r in rows], y=[wrap(r.bar, 18) for r in rows], orientation="h",
         marker_color=[_LIT_COLORS["MXFP4" if r.comparison.startswith("MXFP4") else "NVFP4"]
                       for r in rows],
         text=[f"{'' if r.relation == '=' else r.relation}{r.value:g}%" for r in rows],
@@ -728,8 +728,8 @@ def literature_figure() -> go.Figure:
         margin={"l": 60, "r": 40, "t": 50, "b": 20},
     )
     fig.update_xaxes(title="relative loss gap (%)", ticksuffix="%",
-                     range=[0, 1.25 * max(r.value for r in rows)])
-    return finish(fig, height=320, legend=False)
+                     range=[0, 1.45 * max(r.value for r in rows)])
+    return finish(fig, height=360, legend=False)
 
 
 # --- the techniques the recipes switch ------------------------------------------------------------

@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +34,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def server() -> Iterator[str]:
-    """A freshly started lab on a free loopback port; yields its base URL.
+@contextmanager
+def _serve() -> Iterator[str]:
+    """Start the lab on a free loopback port, yield its base URL, stop it.
 
     Readiness is polled on ``/_stcore/health``, which runs no script and opens no session, so
-    the test's own first page request is the first one the app sees.
+    the caller's own first page request is the first one the app sees.
     """
     port = _free_port()
     OUT.mkdir(parents=True, exist_ok=True)
@@ -71,6 +72,21 @@ def server() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    """A freshly started lab for this test alone (its first request is a cold start)."""
+    with _serve() as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def shared_server() -> Iterator[str]:
+    """One lab for a whole test module: for tests that need a warm server or share its pool
+    of live runs between a sender's and a recipient's browser."""
+    with _serve() as base:
+        yield base
 
 
 @pytest.fixture(scope="session")
