@@ -35,6 +35,7 @@ __all__ = [
     "IntFormat",
     "Specials",
     "all_values",
+    "default_bias",
     "format_names",
     "get_format",
     "grid",
@@ -79,6 +80,16 @@ class FloatFormat:
             raise ValueError(f"mbits={self.mbits!r} out of range 0..52")
         if self.specials is Specials.FN and self.mbits == 0 and self.ebits == 1:
             raise ValueError("an fn format needs more than one exponent code")
+        if self.specials is Specials.IEEE and self.ebits == 1:
+            # IEEE 754's rules, generalised: the all-ones exponent field is reserved for inf/NaN
+            # and field 0 holds the subnormals. With one exponent bit those are the only two
+            # fields, so there is no normal binade at all (E1M2 would be 0, 0.5, 1, 1.5, inf,
+            # NaN): not a format the grid parameters below describe, so it is refused.
+            raise ValueError(
+                f"format {self.name!r}: an IEEE-like format needs at least 2 exponent bits (with "
+                "1 bit the only nonzero exponent field is reserved for inf/NaN, leaving no normal "
+                "numbers); use specials 'none' (every code finite) or 'fn'"
+            )
         if self.specials is Specials.FNUZ and not self.signed:
             raise ValueError("fnuz formats are signed (their NaN is the negative-zero code)")
         if self.max <= 0 or not math.isfinite(self.max):
@@ -347,9 +358,55 @@ _CUSTOM = re.compile(r"^(u?)e(\d+)m(\d+)(?:(fnuz|fn|ieee|none))?(?:_?b(?:ias)?(-
 _INT = re.compile(r"^(u?)int(\d+)(_?sym(?:metric)?)?$")
 
 
+def default_bias(ebits: int, specials: Specials) -> int:
+    """Exponent bias of an ``eXmY`` name without ``_bBIAS``: 2^(X-1) for ``fnuz`` (as the
+    catalogue's float8_e4m3fnuz / float8_e5m2fnuz and ml_dtypes: their single NaN takes the
+    negative-zero code, so the whole top exponent field stays finite and the bias moves up one),
+    else IEEE's 2^(X-1) - 1.
+    """
+    return (1 << (ebits - 1)) - (0 if specials is Specials.FNUZ else 1)
+
+
 def format_names() -> list[str]:
     """Catalogue ids, in catalogue order."""
     return list(FORMATS)
+
+
+def _custom(key: str, name: str) -> FloatFormat | None:
+    """The custom float an ``eXmY[fn|fnuz|none|ieee][_bBIAS]`` key names (None: not such a key;
+    catalogue aliases are not consulted, so ``e4m3fnuz`` here is the custom format with the
+    default bias). ``name`` is the caller's string, for messages.
+
+    Raises:
+        ValueError: a field out of range, or a combination that is not a format.
+    """
+    mc = _CUSTOM.match(key)
+    if mc is None:
+        return None
+    unsigned, e, m = mc.group(1) == "u", int(mc.group(2)), int(mc.group(3))
+    if not 1 <= e <= 8:
+        raise ValueError(f"format {name!r}: exponent bits {e} out of range 1..8")
+    if not 0 <= m <= 23:
+        raise ValueError(f"format {name!r}: mantissa bits {m} out of range 0..23")
+    spec = Specials(mc.group(4)) if mc.group(4) else Specials.IEEE
+    if spec is Specials.IEEE and e == 1:
+        if mc.group(4):  # the name says IEEE: refuse it rather than build something else
+            raise ValueError(
+                f"format {name!r}: an IEEE-like format needs at least 2 exponent bits (with "
+                "1 bit the only nonzero exponent field is reserved for inf/NaN, leaving no "
+                f"normal numbers); use 'e1m{m}none' (every code finite) or 'e1m{m}fn'"
+            )
+        spec = Specials.NONE  # a bare 'e1mY' has no specials (see default_bias)
+    bias = int(mc.group(5)) if mc.group(5) is not None else default_bias(e, spec)
+    if not -64 <= bias <= 300:
+        raise ValueError(f"format {name!r}: bias {bias} out of range -64..300")
+    try:
+        return FloatFormat(
+            name=key, ebits=e, mbits=m, bias=bias, signed=not unsigned, specials=spec,
+            label=f"Custom {'U' if unsigned else ''}E{e}M{m} (bias {bias}, {spec.value})",
+        )
+    except ValueError as exc:  # e.g. 'ue4m3fnuz', 'e1m0fn': name the caller's string
+        raise ValueError(f"format {name!r}: {exc}") from None
 
 
 @cache
@@ -366,28 +423,11 @@ def _parse(name: str) -> Format:
             return IntFormat(name=key, nbits=width, signed=not unsigned, symmetric=sym)
         except ValueError as exc:  # name the string the caller gave, not only the field
             raise ValueError(f"format {name!r}: {exc}") from None
-    if mc := _CUSTOM.match(key):
-        unsigned, e, m = mc.group(1) == "u", int(mc.group(2)), int(mc.group(3))
-        if not 1 <= e <= 8:
-            raise ValueError(f"format {name!r}: exponent bits {e} out of range 1..8")
-        if not 0 <= m <= 23:
-            raise ValueError(f"format {name!r}: mantissa bits {m} out of range 0..23")
-        spec = Specials(mc.group(4)) if mc.group(4) else Specials.IEEE
-        if spec is Specials.IEEE and e == 1:
-            spec = Specials.NONE  # one exponent bit leaves no room for a reserved field
-        bias = int(mc.group(5)) if mc.group(5) is not None else (1 << (e - 1)) - 1
-        if not -64 <= bias <= 300:
-            raise ValueError(f"format {name!r}: bias {bias} out of range -64..300")
-        try:
-            return FloatFormat(
-                name=key, ebits=e, mbits=m, bias=bias, signed=not unsigned, specials=spec,
-                label=f"Custom {'U' if unsigned else ''}E{e}M{m} (bias {bias}, {spec.value})",
-            )
-        except ValueError as exc:  # e.g. 'ue4m3fnuz', 'e1m0fn': name the caller's string
-            raise ValueError(f"format {name!r}: {exc}") from None
+    if (custom := _custom(key, name)) is not None:
+        return custom
     raise ValueError(
         f"unknown format {name!r}: use a catalogue id ({', '.join(FORMATS)}), an alias "
-        "(bf16, e4m3, fp4, ...), 'eXmY[fn|fnuz|none][_bBIAS]' or 'intK'/'uintK'/'intK_sym'"
+        "(bf16, e4m3, fp4, ...), 'eXmY[fn|fnuz|none|ieee][_bBIAS]' or 'intK'/'uintK'/'intK_sym'"
     )
 
 
