@@ -23,8 +23,9 @@ import streamlit as st  # noqa: E402
 from ui import nav  # noqa: E402
 
 # "auto": open beside the page on a wide screen, closed on a phone (where it would cover the page)
+# The favicon ships with the lab (a material icon would be fetched from a font host: offline, none)
 st.set_page_config(
-    page_title="Low-Bit Lab", page_icon=":material/calculate:", layout="wide",
+    page_title="Low-Bit Lab", page_icon=str(ROOT / "ui" / "static" / "favicon.png"), layout="wide",
     initial_sidebar_state="auto",
 )
 

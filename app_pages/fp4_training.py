@@ -19,7 +19,7 @@ from lowbit_core.training.pool import PoolBusy
 from lowbit_core.training.recipes import RECIPES
 from lowbit_core.training.tasks import TASKS
 from ui import cached_fp4_training as cft
-from ui import common, params
+from ui import captions, common, params
 from ui import figures_fp4_training as figs
 from ui import live_fp4_training as lv
 from ui.params_fp4_training import (
@@ -276,9 +276,7 @@ c3.number_input("Seed", *_irange("run_seed"), step=1, key=K + "run_seed")
 c4.selectbox("Batch", ["0", "16", "32", "64", "128", "256"], format_func=lambda b: (
     f"task default ({spec.batch_size})" if b == "0" else b), key=K + "run_batch")
 if p.run_steps and p.live_steps != spec.steps:
-    st.caption(f"The learning rate warms up and decays over the run's own length, so a "
-               f"{p.live_steps}-step run is not the same run as the library's first "
-               f"{p.live_steps} steps; use 0 steps to compare like with like.")
+    st.caption(captions.live_steps_note(p.live_steps, spec.steps))
 if p.steps_capped:
     st.caption(f"Live runs of this task are capped at {LIVE_MAX_STEPS[p.task]} steps on this "
                "server (reduced size); the library curves above ran the full length.")

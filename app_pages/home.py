@@ -4,6 +4,8 @@ import streamlit as st
 
 from ui import nav
 
+# Home has no settings: a Back from another page must not leave that page's state in the URL
+st.query_params.clear()
 st.title("Low-Bit Lab")
 st.markdown(
     "An interactive lab for the numbers inside low-precision machine learning: what an 8-, 6- "

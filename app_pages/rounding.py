@@ -3,8 +3,8 @@
 import streamlit as st
 
 from lowbit_core.formats import FORMATS
-from ui import cached, common, figures_common, params
-from ui.params_rounding import FEW_BIT, MODE_LABELS, MODES, RoundingParams
+from ui import cached, captions, common, figures_common, params
+from ui.params_rounding import FEW_BIT, MODE_LABELS, MODES, RoundingParams, parse_x
 
 PAGE = "rounding"
 K = PAGE + "."
@@ -18,6 +18,17 @@ def _on_position() -> None:
     st.session_state[K + "x"] = repr(lo + st.session_state[K + "pos"] * (hi - lo))
 
 
+def _on_x() -> None:
+    """x was typed: keep it if it parses, else put the value in use back in the box and
+    remember what was rejected (the page says so once)."""
+    raw = str(st.session_state[K + "x"])
+    try:
+        st.session_state[K + "_x_ok"] = parse_x(raw)
+    except ValueError as exc:
+        st.session_state[K + "_x_bad"] = str(exc)
+        st.session_state[K + "x"] = st.session_state.get(K + "_x_ok", RoundingParams().x)
+
+
 def _irange(name: str) -> tuple[int, int]:
     md = params.field_bounds(B, name)
     return int(md["min"]), int(md["max"])
@@ -25,6 +36,7 @@ def _irange(name: str) -> tuple[int, int]:
 
 params.seed(RoundingParams, page=PAGE)
 p, typed_badly = params.collect(RoundingParams, PAGE)
+st.session_state[K + "x"] = st.session_state[K + "_x_ok"] = p.x  # the box shows the x in use
 params.publish(p)
 fmt_label = FORMATS[p.fmt].describe()
 x, lo, hi = cached.interval(p.fmt, p.value)
@@ -40,7 +52,11 @@ st.caption(
 )
 c1, c2, c3 = st.columns([1.1, 1, 1.5])
 c1.selectbox("Format", list(FORMATS), format_func=lambda k: FORMATS[k].describe(), key=K + "fmt")
-c2.text_input("Exact value x (≥ 0)", key=K + "x", help="Any decimal, e.g. 1.3 or 0.1e-2")
+c2.text_input("Exact value x (≥ 0)", key=K + "x", help="Any decimal, e.g. 1.3 or 0.1e-2",
+              on_change=_on_x)
+if K + "_x_bad" in st.session_state:
+    st.error(f"Could not use that x: {st.session_state.pop(K + '_x_bad')}. Still using "
+             f"x = {p.x} (shown in the box).")
 c3.slider(
     "Position of x above lo (ulp)", 0.0, 1.0, step=1 / 64, format="%.4f", key=K + "pos",
     on_change=_on_position, help="Moves x between its two neighbours in the chosen format.",
@@ -84,9 +100,9 @@ with common.expected_errors():
     st.caption(
         "For every position of x between lo and hi: the mean error of the rounded value (bias) "
         "and its standard deviation, both exact and in ulps. The deterministic modes' bias has "
-        "its own panel, so the stochastic modes' panel zooms to theirs: exact SR has zero bias "
-        "everywhere; SRFF truncates the distance to N bits and is biased toward zero. Curves "
-        "that coincide are named in the panel title and drawn with different dashes."
+        "its own panel, so the stochastic modes' panel zooms to theirs. "
+        + captions.profile_caption(means)
+        + " Curves that coincide are named in the panel title and drawn with different dashes."
     )
     st.markdown("**Mean bias over the interval** (exact, in ulps; spec: Fitzgibbon & Felix 2025)")
     table = means.assign(mode=[MODE_LABELS[m] for m in means["mode"]])
@@ -107,9 +123,4 @@ with common.expected_errors():
         p.fmt, p.acc_start, p.acc_a, p.acc_n, p.acc_mode, p.rbits, p.acc_seeds, p.seed
     )
     common.chart(fig, acc, "rounding_accumulation")
-    st.caption(
-        f"Each step adds a to the running sum and rounds the exact result to {fmt_label}. Once "
-        "a is below half an ulp of the sum, round-to-nearest returns the sum unchanged forever "
-        "(stagnation). Exact SR stays unbiased, so its band straddles zero; a biased few-bit "
-        f"mode (N = {p.rbits}) drifts. Bands: min–max over the seeds; lines: their mean."
-    )
+    st.caption(captions.accumulation_caption(acc, p.acc_mode, p.rbits, fmt_label))

@@ -239,8 +239,28 @@ def test_typed_junk_value_is_reported_not_raised() -> None:
     at = open_page(SMALL)
     at.text_input(key="rounding.x").set_value("one point three").run()
     assert not at.exception
-    assert any("not a valid value" in e.value for e in at.error)
+    assert any("'one?point?three' is not a number" in e.value for e in at.error)
     assert at.query_params["x"] == "1.3"  # the fallback is what the URL holds
+
+
+@pytest.mark.parametrize(("junk", "why"), [("abc", "is not a number"),
+                                           ("nan", "is not a finite number"),
+                                           ("-1", "is outside")])
+def test_rejected_x_leaves_the_value_in_use_in_the_box(junk: str, why: str) -> None:
+    """Issue 18 / 15: a rejected x keeps the previous good value (not the default), in the box
+    as in the URL and the charts, and the message names what was rejected and what is used."""
+    at = open_page(SMALL)
+    at.text_input(key="rounding.x").set_value("2.5").run()
+    assert at.query_params["x"] == "2.5"
+    at.text_input(key="rounding.x").set_value(junk).run()
+    assert not at.exception
+    assert at.text_input(key="rounding.x").value == "2.5"
+    assert at.query_params["x"] == "2.5"
+    (err,) = [e.value for e in at.error]
+    assert f"'{junk}' {why}" in err and "Still using x = 2.5" in err
+    assert "x = 2.5" in charts(at)[0]["layout"]["title"]["text"]
+    at.run()  # the message is said once, not on every later rerun
+    assert not at.error
 
 
 def test_value_beyond_the_format_is_clamped_with_a_note() -> None:

@@ -8,6 +8,7 @@ and the format on every run and is not part of the URL.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 from lowbit_core.formats import FORMATS
@@ -24,17 +25,26 @@ MODE_LABELS: dict[str, str] = {m: _ALL_LABELS[m] for m in MODES}  # the lab's la
 X_MAX = 1e38  # above every catalogue format's max except float32's (3.4e38): the page clamps
 
 
+def _shown(s: str, n: int = 40) -> str:
+    """Typed text quoted for a message: at most ``n`` characters, nothing markdown renders."""
+    return "'" + re.sub(r"[^\w.+\-]", "?", s[:n]) + ("..." if len(s) > n else "") + "'"
+
+
 def parse_x(s: str) -> str:
     """Canonical text of a non-negative finite value (``repr`` of the float).
 
     Raises:
         ValueError: not a number, not finite, negative or above :data:`X_MAX`.
     """
-    v = float(s)  # raises ValueError on junk
+    q = _shown(s)
+    try:
+        v = float(s)
+    except ValueError:
+        raise ValueError(f"{q} is not a number (write e.g. 1.3 or 0.1e-2)") from None
     if not math.isfinite(v):
-        raise ValueError(f"{s!r} is not finite")
+        raise ValueError(f"{q} is not a finite number")
     if v < 0 or v > X_MAX:
-        raise ValueError(f"{s!r} is outside 0..{X_MAX:g}")
+        raise ValueError(f"{q} is outside 0..{X_MAX:g}")
     return repr(v + 0.0)  # + 0.0 turns -0.0 into 0.0
 
 
