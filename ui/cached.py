@@ -8,8 +8,10 @@ Other pages keep their wrappers in ``ui/cached_<page>.py``; the shared helpers l
 
 from __future__ import annotations
 
+import os
 import threading
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,11 +19,14 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from lowbit_core.formats import get_format
+from lowbit_core.procsync import FileSemaphore
 from lowbit_core.rounding import FEW_BIT_MODES, STOCHASTIC_MODES, quantize, round_distribution
 from ui import figures_rounding as figs
 
 __all__ = [
     "FEW_BIT",
+    "HEAVY_SLOTS",
+    "RUN_DIR_ENV",
     "accumulation",
     "cached_accumulation",
     "cached_outcomes",
@@ -43,10 +48,25 @@ PROFILE_POINTS = 512
 PROFILE_PHASE = 0.3819660112501051  # 2 - golden ratio
 
 
+#: Heavy computations at once, over the whole server (every process of ``make serve``).
+HEAVY_SLOTS = 2
+#: Set by ``make serve`` (:mod:`ui.serve`): the run directory its processes share.
+RUN_DIR_ENV = "LOWBIT_RUN_DIR"
+
+
 @st.cache_resource
-def heavy_slot() -> threading.Semaphore:
-    """One process-wide semaphore: wrap long CPU work in ``with heavy_slot():`` (2 at a time)."""
-    return threading.Semaphore(2)
+def heavy_slot() -> threading.Semaphore | FileSemaphore:
+    """The server-wide limit on long CPU work: wrap it in ``with heavy_slot():`` (2 at a time).
+
+    Under ``make serve`` the slots are lock files in the shared run directory, so the limit
+    holds across all its Streamlit processes (:class:`lowbit_core.procsync.FileSemaphore`);
+    a single ``streamlit run`` process uses a plain semaphore. Both have
+    ``acquire(blocking, timeout)`` and ``release()``.
+    """
+    run_dir = os.environ.get(RUN_DIR_ENV)
+    if run_dir:
+        return FileSemaphore(Path(run_dir) / "locks", "heavy", HEAVY_SLOTS)
+    return threading.Semaphore(HEAVY_SLOTS)
 
 
 def _nb(mode: str, rbits: int) -> int | None:
