@@ -34,6 +34,10 @@ pages = [home] + [
     st.Page(p.script, title=p.title, icon=p.icon, url_path=p.key) for p in nav.available()
 ]
 current = st.navigation(pages)
+if os.environ.get("LOWBIT_WARM_POOL") == "1":  # `make run`: the live-run workers load torch now
+    from ui.cached_fp4_training import pool
+
+    pool()
 current.run()
 
 # Drawn after the page ran, so the share box shows the query string the page just published.

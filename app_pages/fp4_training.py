@@ -146,7 +146,10 @@ def _status(q: lv.Paired) -> None:
     c1, c2 = st.columns([5, 1])
     with c1:
         if state == "queued":
-            st.progress(0.0, text=f"{name}: waiting, place {s.position} in the queue{base}")
+            st.progress(0.0, text=f"{name}: waiting, place {s.position} in the queue{base}"
+                        + lv.warming_note(pool))
+        elif state == "running" and s.starting:  # its worker process is not up yet
+            st.progress(0.0, text=f"{name}: starting{base}" + lv.warming_note(pool))
         elif state == "running":
             st.progress(s.fraction, text=f"{name}: step {s.step}/{s.steps} "
                         f"({s.wall_s:.1f} s){base}")

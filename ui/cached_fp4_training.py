@@ -3,11 +3,16 @@
 The library table is read once per process (``st.cache_data``); overhead tables are cached per
 (task, recipe); the worker pool is one process-wide :class:`~lowbit_core.training.pool.TrainPool`
 (``st.cache_resource``), so live runs of every visitor share its slots and its finished runs.
+Under ``make serve`` (several Streamlit processes) the pool is the server's one pool, reached
+through :class:`~lowbit_core.training.pool_server.RemotePool`: the bound on live runs, the
+queue and the finished runs are then shared by every process.
 """
 
 from __future__ import annotations
 
+import os
 import uuid
+from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -15,7 +20,7 @@ import streamlit as st
 
 from lowbit_core.training.findings import findings as _findings
 from lowbit_core.training.library import design_space, load_curves
-from lowbit_core.training.pool import TrainPool
+from lowbit_core.training.pool import Pool, TrainPool
 from lowbit_core.training.tasks import TASKS
 from ui import figures_fp4_training as figs
 
@@ -25,9 +30,20 @@ __all__ = [
 ]
 
 
+#: Set by ``make serve`` (:mod:`ui.serve`): the pool server's socket and its authkey file.
+POOL_ADDRESS_ENV = "LOWBIT_POOL_ADDRESS"
+POOL_AUTHKEY_ENV = "LOWBIT_POOL_AUTHKEY_FILE"
+
+
 @st.cache_resource(show_spinner=False)
-def pool() -> TrainPool:
-    """The process-wide pool of training workers (starts its forkserver in the background)."""
+def pool() -> Pool:
+    """The pool of training workers: the server's shared one under ``make serve``, else this
+    process's own (whose forkserver starts loading torch in the background at once)."""
+    address = os.environ.get(POOL_ADDRESS_ENV)
+    if address:
+        from lowbit_core.training.pool_server import connect
+
+        return connect(address, Path(os.environ[POOL_AUTHKEY_ENV]).read_bytes().strip())
     return TrainPool()
 
 

@@ -30,7 +30,7 @@ from lowbit_core.training.findings import (
     typical_spread,
 )
 from lowbit_core.training.library import library_run
-from lowbit_core.training.pool import JobSnapshot, JobState, TrainPool, run_key
+from lowbit_core.training.pool import JobSnapshot, JobState, Pool, run_key
 from lowbit_core.training.recipes import RECIPES, get_recipe
 from lowbit_core.training.train import CURVE_COLUMNS, TrainParams
 from ui.figures_fp4_training import LIVE_COLUMNS
@@ -38,7 +38,7 @@ from ui.params_fp4_training import MAX_LIVE, baseline_of, from_token, run_token
 
 __all__ = [
     "PENDING", "RUNS", "Paired", "adopt", "base_label", "forget", "frames", "pairs",
-    "run_label", "session_runs", "submit", "tokens",
+    "run_label", "session_runs", "submit", "tokens", "warming_note",
 ]
 
 RUNS = "fp4_training._runs"  #: keys of this session's live runs, oldest first
@@ -49,6 +49,15 @@ def session_runs() -> list[str]:
     """This session's live-run keys (a list kept in session state, oldest first)."""
     runs: list[str] = st.session_state.setdefault(RUNS, [])
     return runs
+
+
+def warming_note(pool: Pool) -> str:
+    """What a waiting run waits on while the pool's workers load torch ("" once ready)."""
+    w = pool.warming()
+    if w is None:
+        return ""
+    return (f" · the training workers are still loading torch ({w:.0f} s so far, once after a "
+            "server start); the run starts as soon as they are ready")
 
 
 def run_label(p: TrainParams) -> str:
@@ -66,7 +75,7 @@ def base_label(p: TrainParams, baseline: str, library: bool) -> str:
             f"(same-seed baseline, {where})")
 
 
-def _base(pool: TrainPool, lib: pd.DataFrame, p: TrainParams, baseline: str
+def _base(pool: Pool, lib: pd.DataFrame, p: TrainParams, baseline: str
           ) -> tuple[pd.DataFrame | None, JobSnapshot | None, bool]:
     """``(rows, pool snapshot, from the library)`` of run ``p``'s same-seed baseline."""
     bp = baseline_of(p, baseline)
@@ -83,7 +92,7 @@ def _is_baseline(p: TrainParams, baseline: str) -> bool:
     return isinstance(p.recipe, str) and p.recipe == baseline
 
 
-def submit(pool: TrainPool, owner: str, p: TrainParams, baseline: str, lib: pd.DataFrame) -> str:
+def submit(pool: Pool, owner: str, p: TrainParams, baseline: str, lib: pd.DataFrame) -> str:
     """Queue run ``p`` and, unless the library holds it, its same-seed baseline (uncounted).
 
     Raises:
@@ -94,7 +103,7 @@ def submit(pool: TrainPool, owner: str, p: TrainParams, baseline: str, lib: pd.D
     return key
 
 
-def ensure_baseline(pool: TrainPool, owner: str, p: TrainParams, baseline: str,
+def ensure_baseline(pool: Pool, owner: str, p: TrainParams, baseline: str,
                     lib: pd.DataFrame) -> None:
     """Queue run ``p``'s same-seed baseline when neither the library nor the pool has it
     (the visitor switched the baseline, or the pool dropped it); it is part of the run."""
@@ -112,7 +121,7 @@ def ensure_baseline(pool: TrainPool, owner: str, p: TrainParams, baseline: str,
         pass
 
 
-def forget(pool: TrainPool, owner: str, key: str, baseline: str) -> None:
+def forget(pool: Pool, owner: str, key: str, baseline: str) -> None:
     """Drop run ``key`` from this session (cancelling it and its baseline if still running)."""
     runs = session_runs()
     snap = pool.job(key)
@@ -123,7 +132,7 @@ def forget(pool: TrainPool, owner: str, key: str, baseline: str) -> None:
         pool.cancel(run_key(baseline_of(snap.params, baseline)), owner)
 
 
-def adopt(pool: TrainPool, owner: str, link: tuple[str, ...], baseline: str,
+def adopt(pool: Pool, owner: str, link: tuple[str, ...], baseline: str,
           lib: pd.DataFrame) -> list[str]:
     """A link's live runs: each one the pool holds joins this session's runs; the tokens of
     the others are returned (the page offers to run them). Called once per session."""
@@ -142,7 +151,7 @@ def adopt(pool: TrainPool, owner: str, link: tuple[str, ...], baseline: str,
     return missing
 
 
-def tokens(pool: TrainPool, keys: list[str]) -> list[str]:
+def tokens(pool: Pool, keys: list[str]) -> list[str]:
     """URL tokens of the runs ``keys`` (those the pool still holds)."""
     out = []
     for k in keys:
@@ -167,7 +176,7 @@ class Paired:
         return run_label(self.run.params)
 
 
-def pairs(pool: TrainPool, keys: list[str], baseline: str, lib: pd.DataFrame) -> list[Paired]:
+def pairs(pool: Pool, keys: list[str], baseline: str, lib: pd.DataFrame) -> list[Paired]:
     """Each run of ``keys`` the pool holds, with its same-seed baseline."""
     out = []
     for k in keys:

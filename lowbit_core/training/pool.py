@@ -35,14 +35,15 @@ from enum import StrEnum
 from multiprocessing import forkserver, popen_forkserver, reduction, spawn, util
 from multiprocessing.connection import Connection
 from multiprocessing.context import set_spawning_popen  # type: ignore[attr-defined]
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 
 from .train import CURVE_COLUMNS, TrainParams
 
 __all__ = [
-    "JobSnapshot", "JobState", "PoolBusy", "TrainPool", "default_layout", "run_key", "warm_up",
+    "JobSnapshot", "JobState", "Pool", "PoolBusy", "TrainPool", "default_layout", "run_key",
+    "warm_up",
 ]
 
 
@@ -93,6 +94,9 @@ class JobSnapshot:
     error: str  #: why a run failed
     wall_s: float  #: seconds the run has been training (so far, or in total)
     result: dict[str, Any]  #: final figures of a finished run (TrainResult fields)
+    #: running, but its worker process has not started yet: the pool's workers are still
+    #: loading torch (the first run after a server start), see :meth:`TrainPool.warming`
+    starting: bool = False
 
     @property
     def fraction(self) -> float:
@@ -101,6 +105,21 @@ class JobSnapshot:
     def curve(self) -> pd.DataFrame:
         """The rows so far as a tidy frame (columns CURVE_COLUMNS)."""
         return pd.DataFrame(list(self.rows), columns=CURVE_COLUMNS)
+
+
+class Pool(Protocol):
+    """What the pages use of a pool: a :class:`TrainPool` in this process, or a
+    :class:`~lowbit_core.training.pool_server.RemotePool` on the server's one pool."""
+
+    workers: int
+
+    def submit(self, p: TrainParams, owner: str, label: str = "",
+               counted: bool = True) -> str: ...
+    def job(self, key: str) -> JobSnapshot | None: ...
+    def find(self, p: TrainParams) -> JobSnapshot | None: ...
+    def cancel(self, key: str, owner: str) -> None: ...
+    def counts(self) -> dict[str, int]: ...
+    def warming(self) -> float | None: ...
 
 
 @dataclass
@@ -256,8 +275,16 @@ class TrainPool:
         self._jobs: OrderedDict[str, _Job] = OrderedDict()
         self._queue: list[str] = []
         self._running: set[str] = set()
+        self._ready = threading.Event()  #: set once the forkserver has loaded torch
+        self._since: float | None = time.monotonic() if warm else None  #: warming since
         if warm:
-            threading.Thread(target=warm_up, daemon=True, name="lowbit-train-warm-up").start()
+            threading.Thread(target=self._warm, daemon=True, name="lowbit-train-warm-up").start()
+
+    def _warm(self) -> None:
+        try:
+            warm_up()
+        finally:
+            self._ready.set()
 
     # --- public -------------------------------------------------------------------------------
 
@@ -318,7 +345,7 @@ class TrainPool:
                 wall = 0.0
             return JobSnapshot(
                 j.key, j.label, j.params, j.state, pos, j.step, j.steps, tuple(j.rows), j.error,
-                wall, dict(j.result),
+                wall, dict(j.result), j.state is JobState.RUNNING and j.proc is None,
             )
 
     def find(self, p: TrainParams) -> JobSnapshot | None:
@@ -341,6 +368,15 @@ class TrainPool:
                 self._finish(j, JobState.CANCELLED)
             elif j.proc is not None:
                 j.proc.terminate()  # the monitor thread sees the pipe close and finishes it
+
+    def warming(self) -> float | None:
+        """Seconds the workers have been loading torch so far; None once they are ready.
+
+        The pool warms at construction (``warm=True``, the servers do this at start); without
+        warming, the first run's start loads torch and counts as warming.
+        """
+        since = self._since
+        return None if self._ready.is_set() or since is None else time.monotonic() - since
 
     def counts(self) -> dict[str, int]:
         """Runs running and waiting, over every owner."""
@@ -384,6 +420,8 @@ class TrainPool:
             ).start()
 
     def _launch(self, key: str, p: TrainParams) -> None:
+        if self._since is None:
+            self._since = time.monotonic()  # not warmed: this start loads torch
         parent, child = _context().Pipe(duplex=False)
         proc = _process(self._runner, (p, self.threads, child), f"lowbit-train-{key}")
         try:
@@ -399,6 +437,7 @@ class TrainPool:
                 self._dispatch()
             return
         child.close()
+        self._ready.set()  # the forkserver answered: torch is loaded
         with self._lock:
             j = self._jobs[key]
             j.proc = proc
