@@ -14,6 +14,7 @@ from ui.params_grad_variance import (
     PRESETS,
     TARGET_LABELS,
     GradVarianceParams,
+    within_budget,
 )
 
 PAGE, ss = "grad_variance", st.session_state
@@ -53,6 +54,14 @@ params.seed(GradVarianceParams, page=PAGE)
 first = RAN not in ss
 ran: set[str] = ss.setdefault(RAN, set())
 p, bad = params.collect(GradVarianceParams, PAGE)
+try:  # one view may cost at most the CPU budget: lower what costs most, and say so below
+    fit = within_budget(p)
+except ValueError as exc:
+    st.error(f"Could not compute this: {exc}")
+    st.stop()
+for name, *_ in fit.changes:  # the widgets show the values in use
+    ss[K + name] = getattr(fit.params, name)
+p = fit.params
 key = repr(p.view)
 if first and p.run:  # a link from someone who pressed Run: compute what they saw
     ran.add(key)
@@ -96,6 +105,8 @@ with st.sidebar:
     st.number_input("Seed", *_irange("seed"), step=1, key=K + "seed")
 for msg in bad:
     st.error(f"Could not use that: {msg}")
+if fit.message:
+    st.info(fit.message, icon=":material/speed:")
 st.markdown(f"Format **{p.fmt_label}** · model "
             f"**{MODEL_LABELS[p.model]}** · quantized: "
             f"**{', '.join(t.upper() for t in p.targets) or 'nothing'}**")

@@ -5,11 +5,15 @@ and an unhashed ``_show`` flag: when true, a progress bar is drawn *inside* the 
 and emptied at the end, so a later cache hit replays nothing visible (a bar created outside a
 cached function cannot be updated from inside it). Heavy runs take a slot of the process-wide
 semaphore (:func:`ui.cached.heavy_slot`), so at most two sessions compute at once; the numba
-kernels release the GIL, so other sessions stay responsive.
+kernels release the GIL, so other sessions stay responsive. Every run has a deadline
+(:data:`lowbit_core.experiments.grad_variance_budget.TIME_LIMIT_S` after it gets its slot) and
+stops with a message past it; the page lowers settings over the CPU budget before it gets here
+(:func:`ui.params_grad_variance.within_budget`).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -17,12 +21,13 @@ import pandas as pd
 import streamlit as st
 
 from lowbit_core.experiments import grad_variance as gv
+from lowbit_core.experiments import grad_variance_budget as gvb
+from ui import params_grad_variance as pgv
 from ui.cached import heavy_slot
 from ui.params_grad_variance import GradVarianceParams
 
 __all__ = [
-    "GATE_S", "bits", "bits_args", "cost", "exchange", "is_heavy", "seconds", "training",
-    "variance",
+    "GATE_S", "bits", "bits_args", "exchange", "is_heavy", "seconds", "training", "variance",
 ]
 
 _HASH: dict[str | type[Any], Callable[[Any], Any]] = {
@@ -30,16 +35,22 @@ _HASH: dict[str | type[Any], Callable[[Any], Any]] = {
 }
 
 
-def _run(show: bool, text: str, fn: Callable[[gv.Progress | None], pd.DataFrame]) -> pd.DataFrame:
+def _run(show: bool, text: str, fn: Callable[[gv.Progress, gv.Deadline], pd.DataFrame]
+         ) -> pd.DataFrame:
+    """Run ``fn`` in a heavy slot, with a deadline of :data:`TIME_LIMIT_S` from the moment the
+    slot is taken, and (when ``show``) a progress bar updated at most every :data:`_TICK_S`."""
     bar = st.progress(0.0, text=text) if show else None
+    last = [0.0]
 
     def update(f: float) -> None:
-        if bar is not None:
+        now = time.monotonic()
+        if bar is not None and now - last[0] >= _TICK_S:
+            last[0] = now
             bar.progress(min(f, 1.0), text=text)
 
     try:
         with heavy_slot():
-            return fn(update if show else None)
+            return fn(update, gv.Deadline.after(gvb.TIME_LIMIT_S))
     finally:
         if bar is not None:
             bar.empty()
@@ -48,7 +59,8 @@ def _run(show: bool, text: str, fn: Callable[[gv.Progress | None], pd.DataFrame]
 @st.cache_data(max_entries=24, show_spinner=False, hash_funcs=_HASH)
 def variance(p: gv.GradVarianceParams, _show: bool = False) -> pd.DataFrame:
     """:func:`lowbit_core.experiments.grad_variance.gradient_variance`, cached."""
-    return _run(_show, "Measuring gradient variance…", lambda cb: gv.gradient_variance(p, cb))
+    return _run(_show, "Measuring gradient variance…",
+                lambda cb, d: gv.gradient_variance(p, cb, deadline=d))
 
 
 @st.cache_data(max_entries=24, show_spinner=False, hash_funcs=_HASH)
@@ -58,7 +70,7 @@ def bits(
 ) -> pd.DataFrame:
     """:func:`lowbit_core.experiments.grad_variance.bits_sweep`, cached."""
     return _run(_show, "Sweeping every bit count…",
-                lambda cb: gv.bits_sweep(p, mbits, ebits, cb, family))
+                lambda cb, d: gv.bits_sweep(p, mbits, ebits, cb, family, deadline=d))
 
 
 def exchange(sweep: pd.DataFrame, ref: int) -> pd.DataFrame:
@@ -69,36 +81,19 @@ def exchange(sweep: pd.DataFrame, ref: int) -> pd.DataFrame:
 @st.cache_data(max_entries=24, show_spinner=False, hash_funcs=_HASH)
 def training(p: gv.SGDParams, _show: bool = False) -> pd.DataFrame:
     """:func:`lowbit_core.experiments.grad_variance.sgd_curves`, cached."""
-    return _run(_show, "Training…", lambda cb: gv.sgd_curves(p, cb))
+    return _run(_show, "Training…", lambda cb, d: gv.sgd_curves(p, cb, deadline=d))
 
 
-def cost(p: GradVarianceParams) -> dict[str, float]:
-    """Rough work of each part (arbitrary units; :func:`seconds` turns them into time)."""
-    v = gv.sweep_cost(p.variance())
-    x = gv.sweep_cost(p.exchange()) * (p.xr_bits + 1)
-    s = p.sgd()
-    width = sum(w.shape[0] + w.shape[1] for w in gv.problem(p.model).ws)
-    t = s.steps * (len(s.modes) + 1) * (2000.0 + s.seeds * s.batch * width)
-    return {"variance": v, "exchange": x, "training": t}
-
-
-#: Nanoseconds per unit of :func:`cost`, per model and part, and a fixed start-up time per
-#: part: fitted to timings on the 2-core development machine while other work ran, plus a
-#: third (the per-element work grows with the layer sizes, which width-based units undercount).
-_NS_PER_UNIT: dict[str, dict[str, float]] = {
-    "linear": {"variance": 30.0, "exchange": 20.0, "training": 100.0},
-    "logistic": {"variance": 45.0, "exchange": 80.0, "training": 230.0},
-    "mlp": {"variance": 85.0, "exchange": 75.0, "training": 400.0},
-}
-_START_S = 0.05
 GATE_S = 2.0  #: settings estimated to take longer than this wait for the Run button
 _PART_S = 0.3  #: ... and among them, the parts estimated above this
+#: seconds between progress-bar updates: each update is also where a rerun or a closed tab
+#: stops the computation (Streamlit interrupts a script when it sends something)
+_TICK_S = 0.25
 
 
 def seconds(p: GradVarianceParams) -> dict[str, float]:
-    """Estimated seconds of each part on a 2-core server (see :data:`_NS_PER_UNIT`)."""
-    rate = _NS_PER_UNIT[p.model]
-    return {k: _START_S + v * rate[k] * 1e-9 for k, v in cost(p).items()}
+    """Estimated CPU seconds of each part (:func:`ui.params_grad_variance.seconds`)."""
+    return pgv.seconds(p)
 
 
 def is_heavy(p: GradVarianceParams) -> dict[str, bool]:

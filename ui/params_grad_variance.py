@@ -8,10 +8,11 @@ Batch sizes are stored as powers of two (``b_min``, ``b_max`` and ``ref_batch`` 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from lowbit_core.experiments import grad_variance as gv
+from lowbit_core.experiments import grad_variance_budget as gvb
 from ui.figures_common import MODE_LABELS as _ALL_LABELS
 from ui.params import choice, frange, irange, multi
 
@@ -23,6 +24,9 @@ __all__ = [
     "PRESETS",
     "TARGET_LABELS",
     "GradVarianceParams",
+    "knobs",
+    "seconds",
+    "within_budget",
 ]
 
 MODES: tuple[str, ...] = ("rne", "sr", "srff", "src", "srf")
@@ -134,3 +138,53 @@ class GradVarianceParams:
             steps=self.steps, lr=self.lr, seeds=self.train_seeds,
             eval_every=max(1, self.steps // 20),
         )
+
+
+def seconds(p: GradVarianceParams) -> dict[str, float]:
+    """Estimated CPU seconds of each part of the page for these settings (the core's model,
+    :func:`lowbit_core.experiments.grad_variance_budget.part_seconds`)."""
+    return gvb.part_seconds(p.variance(), p.exchange(), p.xr_bits + 1, p.sgd())
+
+
+def _pow2(k: int) -> str:
+    return f"{2**k:,}"
+
+
+def _lower_b_max(p: GradVarianceParams) -> dict[str, int]:
+    """Halve the largest batch; the smallest moves along when they meet."""
+    if p.b_max == 0:
+        return {}
+    return {"b_max": p.b_max - 1, "b_min": min(p.b_min, p.b_max - 1)}
+
+
+def knobs(p: GradVarianceParams) -> tuple[gvb.Knob, ...]:
+    """The settings the budget may lower, with their floors (the URL minimums)."""
+    lo = {n: int(field_min(n)) for n in ("repeats", "xr_bits", "steps", "train_seeds",
+                                         "train_batch")}
+    return (
+        gvb.Knob("repeats", "repeats R", gvb.halve("repeats", lo["repeats"]), gvb.log2),
+        gvb.Knob("b_max", "largest batch", _lower_b_max, show=_pow2),
+        gvb.Knob("b_min", "smallest batch", gvb.never, show=_pow2),
+        gvb.Knob("xr_bits", "exchange-rate bits 0 … k", gvb.minus_one("xr_bits", lo["xr_bits"])),
+        gvb.Knob("steps", "training steps", gvb.halve("steps", lo["steps"], 10), gvb.log2),
+        gvb.Knob("train_seeds", "training seeds",
+                 gvb.minus_one("train_seeds", lo["train_seeds"]), gvb.log2),
+        gvb.Knob("train_batch", "training batch",
+                 gvb.minus_one("train_batch", lo["train_batch"]), show=_pow2),
+    )
+
+
+def field_min(name: str) -> float:
+    """The URL minimum of a numeric field."""
+    md = next(f.metadata for f in fields(GradVarianceParams) if f.name == name)
+    return float(md["min"])
+
+
+def within_budget(p: GradVarianceParams) -> gvb.Budgeted:
+    """These settings, lowered until the whole page fits the CPU budget
+    (:func:`lowbit_core.experiments.grad_variance_budget.fit_budget`).
+
+    Raises:
+        ValueError: even the lowest values of every knob are over the budget.
+    """
+    return gvb.fit_budget(p, lambda q: sum(seconds(q).values()), knobs(p))

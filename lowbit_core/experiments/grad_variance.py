@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -48,10 +49,12 @@ from ..rounding import STOCHASTIC_MODES, RoundMode, check_mode, quantize
 
 __all__ = [
     "FP32",
+    "Deadline",
     "GradVarianceParams",
     "Model",
     "SGDParams",
     "Target",
+    "TimeLimit",
     "bits_format",
     "bits_sweep",
     "exchange_from_sweep",
@@ -70,6 +73,37 @@ DATA_SEED = 20261125  #: fixed seed of the synthetic teacher-student data and of
 CHUNK_SAMPLES = 16384
 MODEL_SAMPLES = 64  #: samples per repeat over which the Δ²/(6B) model is averaged
 SMALL_ARRAY = 8192  #: below this many elements quantize with the numpy reference (see _q)
+
+
+class TimeLimit(ValueError):
+    """A computation ran past its :class:`Deadline` (a ValueError: the settings ask too much)."""
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A wall-clock limit, checked between chunks of work (results never depend on it: a run
+    either finishes with the same numbers or raises :class:`TimeLimit`)."""
+
+    at: float  #: :func:`time.monotonic` value after which :meth:`check` raises
+    seconds: float  #: the limit, for the message
+
+    @classmethod
+    def after(cls, seconds: float) -> Deadline:
+        """A deadline ``seconds`` from now."""
+        return cls(time.monotonic() + seconds, seconds)
+
+    def check(self) -> None:
+        """Raise :class:`TimeLimit` once the deadline has passed."""
+        if time.monotonic() > self.at:
+            raise TimeLimit(
+                f"stopped after {self.seconds:.0f} s, this page's time limit per part (the "
+                "server is busy or the settings ask a lot): lower the repeats, the largest "
+                "batch, the bit counts or the steps, or pick fewer modes")
+
+
+def _check(deadline: Deadline | None) -> None:
+    if deadline is not None:
+        deadline.check()
 
 
 class Model(StrEnum):
@@ -461,7 +495,9 @@ def sweep_cost(p: GradVarianceParams) -> float:
     return float(p.repeats * p.batch_sizes[-1] * width * (len(p.modes) + 1))
 
 
-def gradient_variance(p: GradVarianceParams, progress: Progress | None = None) -> pd.DataFrame:
+def gradient_variance(
+    p: GradVarianceParams, progress: Progress | None = None, *, deadline: Deadline | None = None,
+) -> pd.DataFrame:
     """Measure the mini-batch gradient's variance, its split and its bias, per mode and batch size.
 
     For each rounding mode (plus the unquantized ``"fp32"`` reference) and batch size ``B``, over
@@ -487,7 +523,9 @@ def gradient_variance(p: GradVarianceParams, progress: Progress | None = None) -
 
     Args:
         p: the parameters.
-        progress: called with the done fraction (0..1) after each chunk of repeats.
+        progress: called with the done fraction (0..1) after each mode of each chunk of
+            repeats (it may raise to cancel the run).
+        deadline: checked at the same points; past it, :class:`TimeLimit` is raised.
 
     Returns:
         Tidy DataFrame, one row per (mode, batch): columns ``model, fmt, mode, batch, repeats,
@@ -495,7 +533,7 @@ def gradient_variance(p: GradVarianceParams, progress: Progress | None = None) -
         model_var, model_quant_var, floor_var, floor_bias2, grad_norm2``.
     """
     variants = [_Variant(m, p.fmt) for m in p.modes if m != FP32]
-    return _sweep(p, variants, progress)
+    return _sweep(p, variants, progress, deadline)
 
 
 class _Variant(NamedTuple):
@@ -504,7 +542,8 @@ class _Variant(NamedTuple):
 
 
 def _sweep(
-    p: GradVarianceParams, variants: list[_Variant], progress: Progress | None
+    p: GradVarianceParams, variants: list[_Variant], progress: Progress | None,
+    deadline: Deadline | None = None,
 ) -> pd.DataFrame:
     """The sweep behind :func:`gradient_variance`: one fp32 pass plus one pass per variant, all
     on the same sample grid (see the module docstring)."""
@@ -526,6 +565,9 @@ def _sweep(
         means_f = np.zeros(0)
         model_cache: dict[tuple[_Spec | None, _Spec | None], float] = {}
         for vi, v in enumerate(runs):
+            _check(deadline)
+            if progress is not None and vi > 0:
+                progress((done + rc * vi / len(runs)) / r_total)
             specs = {t: p.spec(t, v.mode, v.fmt) for t in Target}
             tag = 1000 * ci + vi
             ws = _weights(prob, specs[Target.W], rc, p.seed, tag)
@@ -558,6 +600,7 @@ def _sweep(
     s_const = float(np.mean(samp * b_arr))
     rows: list[pd.DataFrame] = []
     for vi, v in enumerate(runs):
+        _check(deadline)
         tot, qv = var(s_q[vi], s_q2[vi]), var(s_d[vi], s_d2[vi])
         dev2 = (s_q[vi] / r_total - g_full) ** 2  # (n_B, P)
         raw = dev2.sum(-1)
@@ -617,20 +660,21 @@ def bits_format(k: int, ebits: int = 5, family: str = "float") -> str:
 
 def bits_sweep(
     p: GradVarianceParams, mbits: Iterable[int], ebits: int = 5, progress: Progress | None = None,
-    family: str = "float",
+    family: str = "float", *, deadline: Deadline | None = None,
 ) -> pd.DataFrame:
     """:func:`gradient_variance` for every ``(mode, bits_format(k))`` pair in one sweep.
 
     All bit counts share the fp32 pass and the samples (common random numbers), so differences
     between bit counts are not blurred by sampling noise. Same columns as
-    :func:`gradient_variance` plus ``mbits`` (-1 on the fp32 rows).
+    :func:`gradient_variance` plus ``mbits`` (-1 on the fp32 rows). ``progress`` and
+    ``deadline`` as in :func:`gradient_variance`.
 
     Raises:
-        ValueError: bad ebits/mbits/family (see :func:`bits_format`).
+        ValueError: bad ebits/mbits/family (see :func:`bits_format`); :class:`TimeLimit`.
     """
     fmts = {bits_format(int(k), ebits, family): int(k) for k in mbits}
     variants = [_Variant(m, name) for name in fmts for m in p.modes if m != FP32]
-    df = _sweep(p, variants, progress)
+    df = _sweep(p, variants, progress, deadline)
     df["mbits"] = [fmts.get(f, -1) if m != FP32 else -1 for f, m in zip(df["fmt"], df["mode"],
                                                                         strict=True)]
     return df
@@ -753,14 +797,18 @@ def _init(prob: Problem, seeds: int, seed: int) -> list[np.ndarray]:
     return out
 
 
-def sgd_curves(p: SGDParams, progress: Progress | None = None) -> pd.DataFrame:
+def sgd_curves(
+    p: SGDParams, progress: Progress | None = None, *, deadline: Deadline | None = None,
+) -> pd.DataFrame:
     """Plain mini-batch SGD from the same start, per rounding mode, several seeds.
 
     Per step: a batch of ``p.batch`` samples (with replacement), per-sample gradients with A and
     G quantized as in :func:`gradient_variance`, the batch mean, then the update. When W is a
     target the weights are *stored* in the format with no high-precision copy,
     ``W ← Q(W − lr·ĝ)`` rounded with the mode, so an update smaller than half a spacing is lost
-    under round-to-nearest (stagnation), while SR keeps it in expectation.
+    under round-to-nearest (stagnation), while SR keeps it in expectation. ``progress`` is
+    called with the done fraction after every step (it may raise to cancel the run);
+    ``deadline`` is checked there too (:class:`TimeLimit`).
 
     Returns:
         DataFrame with columns ``mode, seed, step, samples, loss`` (full-data loss, float64
@@ -794,7 +842,8 @@ def sgd_curves(p: SGDParams, progress: Progress | None = None) -> pd.DataFrame:
                 ]
             if step in evals:
                 losses.append(_loss(prob, ws))
-            if progress is not None and step % 20 == 0:
+            _check(deadline)
+            if progress is not None:
                 progress((mi + step / p.steps) / len(modes))
         arr = np.stack(losses)  # (n_eval, S)
         for s in range(p.seeds):
