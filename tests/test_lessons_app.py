@@ -1,0 +1,91 @@
+"""AppTest of the Lessons page: the list, every step of every lesson (answered, so its charts are
+drawn), predict-then-reveal, the checker's verdict on screen, hostile links, presenter view."""
+
+from __future__ import annotations
+
+import pytest
+
+from lowbit_core.lessons import expected, load_lessons, step_state
+from tests.apptools import open_ok, url_values
+from ui import lessons as L
+
+SCRIPT = "app_pages/lessons.py"
+LESSONS = load_lessons()
+STEPS = [(les.id, n) for les in LESSONS.values() for n in range(1, len(les.steps) + 1)]
+
+pytestmark = pytest.mark.app
+
+
+def _right_token(lesson: str, n: int) -> str:
+    step = LESSONS[lesson].steps[n - 1]
+    q = step.question
+    state = L.typed_state(step, step_state(step, 0, n))
+    if q.kind == "state":
+        sol = L.typed_state(step, {**state, **dict(q.solution)})
+        return L.encode_token(n, "state", {k: sol[k] for k, _ in q.solution})
+    return L.encode_token(n, q.kind, expected(q, state))
+
+
+def test_list() -> None:
+    at = open_ok(SCRIPT)
+    titles = [s.value for s in at.subheader]
+    assert [les.title for les in LESSONS.values()] == titles
+    assert any("pages: Formats" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize(("lesson", "n"), STEPS, ids=[f"{a}-{b}" for a, b in STEPS])
+def test_every_step_answered_renders(lesson: str, n: int) -> None:
+    at = open_ok(SCRIPT, {"lesson": lesson, "step": str(n), "a": [_right_token(lesson, n)]})
+    assert [s.value for s in at.success], [e.value for e in at.error]
+    assert not at.warning
+    step = LESSONS[lesson].steps[n - 1]
+    assert len(at.get("plotly_chart")) + len(at.get("html")) >= (1 if step.charts else 0)
+
+
+def test_predict_then_reveal() -> None:
+    at = open_ok(SCRIPT, {"lesson": "ties", "step": "1"})
+    assert not at.get("plotly_chart") and "Predict first" in at.info[0].value
+    at.number_input(key="lessons.ans.ties.1.0").set_value(4.5)
+    at.button(key="check.1").click().run()
+    assert "Not quite" in at.error[0].value and "4" in at.error[0].value
+    assert at.get("plotly_chart")
+    assert url_values(at, "a") == ["1:n4.5"]
+    at.number_input(key="lessons.ans.ties.1.0").set_value(4.0)
+    at.button(key="check.1").click().run()
+    assert "Right" in at.success[0].value and url_values(at, "a") == ["1:n4.0"]
+
+
+def test_state_question_checks_the_controls() -> None:
+    at = open_ok(SCRIPT, {"lesson": "ties", "step": "4"})
+    at.text_input(key="lessons.c.ties.4.0.x").set_value("1.3")
+    at.button(key="check.4").click().run()
+    assert "Not yet" in at.error[0].value
+    at.text_input(key="lessons.c.ties.4.0.x").set_value("2.125")
+    at.button(key="check.4").click().run()
+    assert "Done" in at.success[0].value and url_values(at, "a") == ["4:sx=2.125"]
+
+
+def test_variant_changes_the_question() -> None:
+    a = open_ok(SCRIPT, {"lesson": "ties", "step": "1"})
+    b = open_ok(SCRIPT, {"lesson": "ties", "step": "1", "variant": "3"})
+    qa = [m.value for m in a.markdown if "Question" in m.value]
+    qb = [m.value for m in b.markdown if "Question" in m.value]
+    assert qa and qb and qa != qb
+
+
+def test_hostile_link_clamped_and_said() -> None:
+    at = open_ok(SCRIPT, {"lesson": "ties", "step": "9", "variant": "123456",
+                          "a": ["1:c1", "77:n1"]})
+    text = " ".join(w.value for w in at.warning)
+    assert "step" in text and "variant" in text and "progress" in text
+    assert url_values(at, "step") == ["6"] and url_values(at, "variant") == ["9999"]
+    assert open_ok(SCRIPT, {"lesson": "<script>"}).subheader  # unknown lesson: the list
+
+
+def test_presenter_view() -> None:
+    at = open_ok(SCRIPT, {"lesson": "stagnation", "step": "2", "present": "1"})
+    html = " ".join(h.proto.body for h in at.get("html"))
+    assert "<svg" in html and "stSidebar" in html
+    assert any("lesson=stagnation&step=2" in c.value for c in at.code)
+    at.button(key="jump.4").click().run()
+    assert url_values(at, "step") == ["4"]
