@@ -82,6 +82,12 @@ PAGES: list[PageInfo] = [
         "upload) through every format, block recipe and rounding mode: what flushes, what "
         "saturates, the error per bit, block sizes, Hadamard rotation and SR bias.",
     ),
+    PageInfo(
+        "lessons", "Lessons", ":material/school:", "app_pages/lessons.py",
+        "ui.lessons:LessonsParams",
+        "Guided, self-checking lessons on top of the pages: predict, answer (checked by the "
+        "lab's own numerics), then see the chart. A presenter view with a QR code for class.",
+    ),
 ]
 
 
