@@ -1,9 +1,11 @@
 """Gradient variance page: mini-batch gradient variance vs batch size under stochastic rounding,
-its split, the bits-for-batch exchange rate, the bias floor and SGD curves (paper (a))."""
+its split, the bits-for-batch exchange rate, the bias floor and SGD curves (*Training with
+Fewer Bits*). Captions come from ui.captions_grad_variance, computed from the charts' data."""
 
 import streamlit as st
 
 from ui import cached_grad_variance as cgv
+from ui import captions_grad_variance as cap
 from ui import common, params
 from ui import figures_grad_variance as fgv
 from ui.params_grad_variance import (
@@ -72,10 +74,12 @@ params.publish(p)
 
 st.title("Gradient variance vs batch size under stochastic rounding")
 st.caption(
-    "Paper (a), *Training with Fewer Bits*: with stochastic rounding (SR) in back-propagation a "
-    "larger batch compensates for fewer bits, and quantizing weights differs from quantizing "
-    "activations. The paper's theorem was not available; the lab shows its own measurements next "
-    "to a simple model, Var ≈ σ²/B + Σ Δ²/(6B), labelled as a model."
+    "After the paper *Training with Fewer Bits*: with stochastic rounding (SR) in "
+    "back-propagation a larger batch compensates for fewer bits, and quantizing weights differs "
+    "from quantizing activations. The paper's theorem was not available; the lab shows its own "
+    "measurements next to a simple model, Var ≈ σ²/B + Σ Δ²/(6B) (σ²: the variance of one "
+    "sample's gradient, B: the batch size, Δ: the spacing of the number grid), labelled as a "
+    "model."
 )
 with st.sidebar:
     st.selectbox("Start from", list(PRESETS), key=K + "_preset", on_change=_preset, index=None,
@@ -88,7 +92,8 @@ with st.sidebar:
              "spacing per tensor (with scaling, amax/2^(k+1)), so small values get large "
              "relative rounding noise.")
     st.slider("Bits k", *_irange("mbits"), key=K + "mbits",
-              help="Float eXmk: k mantissa bits. Integer: int(k+2). One bit fewer doubles Δ.")
+              help="Float eXmk: k mantissa bits. Integer: INT(k+2), a signed integer of k + 2 "
+              "bits (k = 0: INT2). One bit fewer doubles the grid spacing Δ.")
     st.slider("Exponent bits (float)", *_irange("ebits"), key=K + "ebits")
     st.multiselect("Quantized tensors", list(TARGET_LABELS), format_func=lambda t: TARGET_LABELS[t],
                    key=K + "targets", help="W: one rounding per step shared by the batch. "
@@ -129,12 +134,7 @@ if ready("variance"):
     with common.expected_errors():
         df = cgv.variance(p.variance(), _show=heavy["variance"])
         common.chart(fgv.variance(df), df, "grad_variance")
-        st.caption(
-            "Total variance of the mini-batch gradient over R batches (solid). Dashed: the lab's "
-            "model Δ²/(6B) added to the measured sampling term; dotted: the floor weight "
-            "quantization leaves (one rounding of W per step, shared by the batch). Log-log: "
-            "slope −1 means variance ∝ 1/B."
-        )
+        st.caption(cap.variance_caption(df))
 
 st.header("2 · Sampling vs quantization", divider="gray")
 st.selectbox("Mode to split", list(MODES), format_func=lambda m: MODE_LABELS[m],
@@ -144,9 +144,7 @@ if df is not None:
     if mode != p.split_mode:
         st.caption(f"{MODE_LABELS[p.split_mode]} is not among the compared modes; showing {mode}.")
     common.chart(fgv.split(df, mode), df[df["mode"] == mode], "grad_variance_split")
-    st.caption("Share of the sampling variance (same batches, no rounding) and of the rounding "
-               "noise in the total. With SR on A and G both fall as 1/B, so the shares stay put; "
-               "a weight floor takes over at large B.")
+    st.caption(cap.split_caption(df, mode))
 
 st.header("3 · Exchange rate: bits for batch", divider="gray")
 c1, c2 = st.columns(2)
@@ -159,28 +157,18 @@ if ready("exchange"):
         xmode = "sr" if "sr" in set(sweep["mode"]) else str(sweep["mode"].iloc[-1])
         common.chart(fgv.variance_by_bits(sweep, xmode), sweep, "grad_variance_bits")
         st.caption("The same sweep for every bit count k (same batches for all): each bit fewer "
-                   "doubles the spacing Δ and quadruples the rounding term Δ²/(6B). On the float "
-                   "grid the rounding noise is relative to each value and sampling noise usually "
-                   "dominates; on the integer grid small values are rounded coarsely.")
+                   "doubles the grid spacing Δ and quadruples the rounding term Δ²/(6B). On the "
+                   "float grid the rounding noise is relative to each value and sampling noise "
+                   "usually dominates; on the integer grid small values are rounded coarsely.")
         xr = cgv.exchange(sweep, p.ref)
         common.chart(fgv.exchange(xr, p.batch_sizes[-1]), xr, "grad_variance_exchange")
         st.markdown(fgv.exchange_sentence(xr, xmode))
-        st.caption(
-            f"Batch size at which the error E‖ĝ − g‖² with k bits falls to the full-"
-            f"precision value at B = {p.ref}, from a fit C/B + F to each measured curve (F: what "
-            "no batch removes; a point off the top never gets there). Dashed: the model "
-            "(σ² + ΣΔ²/6)/(target − weight floor). One bit fewer quadruples the rounding term, "
-            "so at most 4× batch per bit; less when sampling noise dominates."
-        )
+        st.caption(cap.exchange_caption(xr, p.ref, p.repeats))
 
 st.header("4 · Bias: what batch size cannot fix", divider="gray")
 if df is not None:
     common.chart(fgv.bias(df), df, "grad_variance_bias")
-    st.caption("Squared bias of the mean gradient, estimated from R batches and corrected for "
-               "the noise of their mean; bars: ±2 standard errors. Only estimates above 2 SE "
-               "are drawn: the grey band is what R batches cannot tell from zero. A biased "
-               "rounding (round-to-nearest, truncating few-bit SRFF) leaves a bias that does "
-               "not fall with B; exact SR stays inside the band (unbiased).")
+    st.caption(cap.bias_caption(df, p.fmt_label))
 
 st.header("5 · Training curves", divider="gray")
 c1, c2, c3, c4, c5 = st.columns(5)
@@ -193,8 +181,4 @@ if ready("training"):
     with common.expected_errors():
         tr = cgv.training(p.sgd(), _show=heavy["training"])
         common.chart(fgv.training(tr, p.train_x), tr, "grad_variance_training")
-        st.caption(
-            "Plain SGD from the same start and batches for every mode. With W quantized the "
-            "weights are stored in the format (no full-precision copy): round-to-nearest drops "
-            "every update smaller than half a spacing and stalls; SR keeps them on average."
-        )
+        st.caption(cap.training_caption(tr, "w" in p.targets, p.fmt_label))
