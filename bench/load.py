@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import random
 import signal
@@ -75,6 +76,7 @@ class View:
     ok: bool
     latency: float
     why: str = ""
+    page: str = ""
 
 
 @dataclass
@@ -153,7 +155,7 @@ async def _fresh_client(ws_url: str, headers: dict[str, str], rng: random.Random
             await asyncio.sleep(0.5)
             continue
         v = await s.rerun(page, q, timeout)
-        out.append(View(v.ok, time.perf_counter() - t0, v.why))  # connect included
+        out.append(View(v.ok, time.perf_counter() - t0, v.why, page or "home"))  # + connect
         await s.close()
 
 
@@ -277,6 +279,21 @@ def _tree(roots: list[int]) -> list[int]:
     return out
 
 
+def cpu_s(roots: list[int]) -> float:
+    """CPU seconds (user + system) used so far by ``roots`` and their live descendants."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in _tree(roots):
+        if p == os.getpid():
+            continue
+        try:
+            f = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(f[11]) + int(f[12])  # utime, stime
+    return total / tick
+
+
 def rss_mb(roots: list[int], skip_self: bool = True) -> float:
     """Total resident memory (MB) of ``roots`` and their descendants."""
     total = 0
@@ -290,6 +307,23 @@ def rss_mb(roots: list[int], skip_self: bool = True) -> float:
         except OSError:
             continue
     return total / 1024
+
+
+def rss_by_process(roots: list[int]) -> list[tuple[str, float]]:
+    """``(role, RSS MB)`` of each process of the server's tree, by its command line."""
+    out = []
+    for p in _tree(roots):
+        try:
+            cmd = Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            rss = next(int(x.split()[1]) for x in Path(f"/proc/{p}/status").read_text()
+                       .splitlines() if x.startswith("VmRSS:"))
+        except (OSError, StopIteration):
+            continue
+        role = ("haproxy" if "haproxy" in cmd else "pool server" if "pool_server" in cmd
+                else "forkserver (torch)" if "forkserver" in cmd else "streamlit"
+                if "streamlit" in cmd else "ui.serve" if "ui.serve" in cmd else "train worker")
+        out.append((role, rss / 1024))
+    return out
 
 
 class RssSampler(threading.Thread):
@@ -344,31 +378,52 @@ def bench(base: str, roots: list[int], a: argparse.Namespace) -> dict[str, objec
         for mode in a.modes:
             for n in a.ns:
                 sampler.phase = f"{mode} N={n}"
+                c0, b0 = cpu_s(roots), time.process_time()
                 views, wall = asyncio.run(_phase(mode, n, ws_url, headers, a.seconds,
                                                  a.timeout, n))
                 s = _stats(views, wall)
+                ok = max(1.0, s["views"] - s["errors"])
+                s["server_cpu_ms"] = 1000 * (cpu_s(roots) - c0) / ok if roots else math.nan
+                s["bench_cpu_ms"] = 1000 * (time.process_time() - b0) / ok
                 whys = sorted({v.why for v in views if not v.ok})[:3]
                 rows[(mode, n)] = s
+                by_page: dict[str, list[float]] = {}
+                for v in views:
+                    if v.ok and v.page:
+                        by_page.setdefault(v.page, []).append(v.latency)
+                if by_page:
+                    print("        by page (p50/p90 s): " + "; ".join(
+                        f"{pg} {_stats([View(True, x) for x in xs], 1)['p50']:.2f}/"
+                        f"{_stats([View(True, x) for x in xs], 1)['p90']:.2f} ({len(xs)})"
+                        for pg, xs in sorted(by_page.items())), flush=True)
                 print(f"{mode:6} N={n:3}: {s['views']:5.0f} views, {s['errors']:3.0f} errors, "
-                      f"p50 {s['p50']:.3f} s, p90 {s['p90']:.3f} s, {s['vps']:.2f} views/s"
+                      f"p50 {s['p50']:.3f} s, p90 {s['p90']:.3f} s, {s['vps']:.2f} views/s, "
+                      f"server CPU {s['server_cpu_ms']:.0f} ms/view, bench's own CPU "
+                      f"{s['bench_cpu_ms']:.0f} ms/view, load {os.getloadavg()[0]:.1f}"
                       + (f"  ({'; '.join(whys)})" if whys else ""), flush=True)
         sampler.phase = "end"
         time.sleep(1.5)
     finally:
         sampler.stop()
     print("\n| mode | N | views | errors | p50 (s) | p90 (s) | views/s | p50 / N=1 | "
-          "p90 / N=1 | views/s / N=1 |\n|---|---|---|---|---|---|---|---|---|---|")
+          "p90 / N=1 | views/s / N=1 | server CPU ms/view |\n"
+          "|---|---|---|---|---|---|---|---|---|---|---|")
     for (mode, n), s in rows.items():
         r = rows.get((mode, a.ns[0]), s)
         print(f"| {mode} | {n} | {s['views']:.0f} | {s['errors']:.0f} | {s['p50']:.3f} | "
               f"{s['p90']:.3f} | {s['vps']:.2f} | {s['p50'] / r['p50']:.2f} | "
-              f"{s['p90'] / r['p90']:.2f} | {s['vps'] / r['vps']:.2f} |")
+              f"{s['p90'] / r['p90']:.2f} | {s['vps'] / r['vps']:.2f} | "
+              f"{s['server_cpu_ms']:.0f} |")
     phases: dict[str, list[float]] = {}
     for _, ph, mb in sampler.samples:
         phases.setdefault(ph, []).append(mb)
     if phases:
         print("\nserver RSS (MB, all its processes) per phase: "
               + "; ".join(f"{ph}: {min(v):.0f}-{max(v):.0f}" for ph, v in phases.items()))
+    if roots:
+        procs = rss_by_process(roots)
+        print("RSS by process (MB): " + ", ".join(f"{r} {mb:.0f}" for r, mb in procs))
+        result["rss_by_process"] = procs
     result.update(rows={f"{m} N={n}": s for (m, n), s in rows.items()},
                   rss={ph: (min(v), max(v)) for ph, v in phases.items()},
                   rss_series=[(round(t, 1), ph, round(mb)) for t, ph, mb in sampler.samples],

@@ -192,14 +192,18 @@ def _wait_http(url: str, timeout: float, child: Child | None = None) -> None:
 
 
 def _wait_pool(address: str, authkey: bytes, child: Child, timeout: float) -> None:
-    from lowbit_core.training.pool_server import connect
+    """Wait until the pool server answers a call (spoken here directly: importing its client
+    would load torch into this supervisor, ~300 MB for nothing)."""
+    from multiprocessing.connection import Client
 
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         try:
-            connect(address, authkey).close()
-            return
-        except OSError:
+            with Client(address, family="AF_UNIX", authkey=authkey) as conn:
+                conn.send(("info", (), {}))
+                if conn.poll(10) and conn.recv()[0] == "ok":
+                    return
+        except (OSError, EOFError):
             if not child.alive():
                 raise RuntimeError(f"the pool server exited (see {child.log})") from None
             time.sleep(0.2)
