@@ -352,7 +352,9 @@ def test_serve_two_processes_behind_haproxy_and_a_clean_sigterm(tmp_path: Path) 
                 assert proc.poll() is None, (tmp_path / "serve.log").read_text()
                 assert time.monotonic() < end, "the server did not become healthy"
                 time.sleep(0.3)
-        pids = json.loads((tmp_path / "run" / "pids.json").read_text())
+        pids_file = tmp_path / "run" / "pids.json"  # written when HAProxy starts
+        assert pids_file.exists()
+        pids = json.loads(pids_file.read_text())
         assert len(pids["streamlit"]) == 2 and len(set(pids["backends"])) == 2
         # the page through the proxy: the HAProxy cookie pins this browser to one process
         def pins(r: object) -> list[str]:

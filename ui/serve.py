@@ -271,8 +271,8 @@ class Server:
         for c, p in zip(self.streamlits, self.ports, strict=True):
             _wait_http(f"http://127.0.0.1:{p}/_stcore/health", 120, c)
         self.haproxy.start()
-        _wait_http(f"http://127.0.0.1:{self.a.port}/healthz", 30, self.haproxy)
         self._write_pids()
+        _wait_http(f"http://127.0.0.1:{self.a.port}/healthz", 30, self.haproxy)
         shown = "localhost" if self.a.host in ("0.0.0.0", "::") else self.a.host
         _log(f"the lab is served on http://{shown}:{self.a.port} by {self.procs} Streamlit "
              f"processes behind HAProxy (ready in {time.monotonic() - t0:.1f} s; health: "
@@ -285,7 +285,9 @@ class Server:
                 "pool_server": self.pool.proc.pid if self.pool.proc else None,
                 "haproxy": self.haproxy.proc.pid if self.haproxy.proc else None,
                 "port": self.a.port, "backends": self.ports}
-        (self.run_dir / "pids.json").write_text(json.dumps(pids, indent=1))
+        tmp = self.run_dir / "pids.json.tmp"
+        tmp.write_text(json.dumps(pids, indent=1))
+        tmp.replace(self.run_dir / "pids.json")  # readers never see half a file
 
     def supervise(self) -> int:
         while not self.stopping:
