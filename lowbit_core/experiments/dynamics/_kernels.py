@@ -39,13 +39,16 @@ from typing import Any
 import numba
 import numpy as np
 from numba import prange
+from numba.extending import overload
 
 from lowbit_core._numba import (
     MODE_RNE,
     MODE_SR,
     MODE_SRC,
     MODE_SRF,
+    MODE_SRFF,
     MODE_SRO,
+    _mix32,
     rng_word,
     round_one,
     round_one_sr,
@@ -68,6 +71,7 @@ __all__ = [
     "harmonic_many",
     "heat_many",
     "round_values",
+    "round_values_fast",
     "run_one",
     "sweep",
 ]
@@ -321,19 +325,277 @@ def _integrate(out: Any, s0: Any, k: Any, scheme: Any, skip: Any, P: Any, V: Any
         out[n, 0], out[n, 1], out[n, 2] = x, y, z
 
 
+# --- the fast path of a whole step -----------------------------------------------------------
+#
+# The rounding of :func:`R` per operation, minus its slow path: each rounding returns its result
+# and a flag "this one needs the slow path" (outside [lo, hi], or an exact-SR tie of the first
+# 32 random bits), the flags of a step are OR-ed, and a flagged step is recomputed from its start
+# state by :func:`_step` (the per-operation code above, which is the reference). Every rounding
+# is a pure function of (value, stream index, config), so the recomputed step equals what the
+# per-operation code gives, bit for bit. The step itself is then straight-line integer and float
+# code with no call and no branch (measured: the slow-path call sites, one per operation, made
+# the loop 2-3x slower), and the random words of a block of steps are hashed beforehand in one
+# loop that LLVM vectorises, off the step's dependency chain.
+
+_BLOCK = 64  #: steps whose random words are hashed at once (64 x 68 words = 17 KiB)
+_ABS = _U64(0x7FFFFFFFFFFFFFFF)
+
+
 @_scalar
-def integrate(out: Any, s0: Any, k: Any, scheme: Any, skip: Any, P: Any, v: Any) -> None:
+def fast_cfg(ci: Any, cf: Any) -> Any:
+    """The fast path's loop constants (uint64) from one config row: see :func:`_r_rne` ..."""
+    sh, nb, mode = ci[3], ci[2], ci[1]
+    s1, s2 = max(sh - 32, 0), max(32 - sh, 0)
+    k, kl = max(sh - nb, 0), max(nb - sh, 0)
+    lo = np.float64(cf[3]).view(np.uint64)
+    hi = np.float64(cf[4]).view(np.uint64)
+    one = _U64(1)
+    return (
+        _U64(sh),  # 0: dropped bits
+        (one << _U64(sh)) - one,  # 1: their mask
+        _U64(s1),  # 2, 3: first random word against the dropped bits: (rem >> s1) << s2
+        _U64(s2),
+        _U64(0),  # 4: unused
+        lo,  # 5, 6, 7: the fast range [lo, hi] as bit images (lo, hi - lo, hi)
+        hi - lo,
+        hi,
+        _U64(nb),  # 8: random bits N of the N-bit modes
+        _U64(k),  # 9, 10: floor(d 2^N) = (rem >> k) << kl
+        _U64(kl),
+        (one << _U64(k)) - one,  # 11: the bits below the N-th, f
+        (one << _U64(k)) >> one,  # 12: half of their weight
+        _U64((k > 0) & (mode != MODE_SRFF)),  # 13: the N-bit threshold can round up
+        _U64(mode == MODE_SRF),  # 14: ... on f >= half (SRF)
+        _U64(mode == MODE_SRO),  # 15: ... ties to odd (SRO), else to even (SRC)
+        _U64(32 - nb),  # 16: r = w >> (32 - N)
+    )
+
+
+@_scalar
+def _flag(u: Any, r: Any, q: Any) -> Any:
+    """The input bit image u or the result r lies outside the fast range [lo, hi]."""
+    return ((u & _ABS) - q[5] > q[6]) | ((r & _ABS) > q[7])
+
+
+@_scalar
+def _r_rne(v: Any, w: Any, q: Any) -> Any:
+    """(``v`` rounded to nearest-even on the fast grid, needs-the-slow-path); ``w`` unused."""
+    u = np.float64(v).view(np.uint64)
+    one, mask = _U64(1), q[1]
+    r = (u + (mask >> one) + ((u >> q[0]) & one)) & ~mask
+    return _U64(r).view(np.float64), _flag(u, r, q)
+
+
+@_scalar
+def _r_sr(v: Any, w: Any, q: Any) -> Any:
+    """Exact SR with first random word ``w``: away iff w < h, the first 32 dropped bits (then
+    U < d whatever the later words); w == h is flagged (the slow path reads the next words
+    when dropped bits are left below h; a flag costs time only, p = 2^-32)."""
+    u = np.float64(v).view(np.uint64)
+    w = _U64(w)
+    rem = u & q[1]
+    h = (rem >> q[2]) << q[3]
+    r = (u - rem) + (_U64(w < h) << q[0])
+    return _U64(r).view(np.float64), _flag(u, r, q) | (w == h)
+
+
+@_scalar
+def _r_few(v: Any, w: Any, q: Any) -> Any:
+    """N-bit SR (SRFF, SRF, SRC, SRO): away iff T(d) + r >= 2^N, T = floor(d 2^N) plus the
+    mode's rounding-up of the bits below (see :func:`_bits`), r the top N bits of ``w``."""
+    u = np.float64(v).view(np.uint64)
+    one = _U64(1)
+    rem = u & q[1]
+    t = (rem >> q[9]) << q[10]
+    f = rem & q[11]
+    half = q[12]
+    odd_ok = (q[14] | ((t & one) ^ q[15])) != _U64(0)
+    inc = q[13] & _U64((f > half) | ((f == half) & odd_ok))
+    r = (u - rem) + (_U64(t + inc + (_U64(w) >> q[16]) >= (one << q[8])) << q[0])
+    return _U64(r).view(np.float64), _flag(u, r, q)
+
+
+#: variant markers of the fast path: the marker's *type* selects the rounding at compile time
+#: (a jitted function passed as a value would be a "dynamic global" and stop numba's disk cache)
+M_RNE, M_SR, M_FEW = np.uint8(V_RNE), np.uint16(V_SR), np.uint32(V_FEW)
+
+
+def _fround(v: Any, w: Any, q: Any, m: Any) -> Any:
+    """Fast rounding ``(result, flag)`` of the variant marked by ``m``'s type (M_RNE ...)."""
+    raise NotImplementedError("jit only")  # pragma: no cover
+
+
+@overload(_fround, jit_options={"nogil": True})
+def _fround_impl(v: Any, w: Any, q: Any, m: Any) -> Any:
+    fn = {numba.types.uint8: _r_rne, numba.types.uint16: _r_sr, numba.types.uint32: _r_few}[m]
+
+    def impl(v: Any, w: Any, q: Any, m: Any) -> Any:
+        return fn(v, w, q)
+
+    return impl
+
+
+@_scalar
+def _frhs(
+    x: Any, y: Any, z: Any, sig: Any, rho: Any, beta: Any, W: Any, j: Any, q: Any, F: Any
+) -> Any:
+    """:func:`_rhs` on the fast path (words W[j .. j+7]); returns dx, dy, dz, flag."""
+    t0, b0 = _fround(y - x, W[j], q, F)
+    dx, b1 = _fround(sig * t0, W[j + 1], q, F)
+    t2, b2 = _fround(rho - z, W[j + 2], q, F)
+    t3, b3 = _fround(x * t2, W[j + 3], q, F)
+    dy, b4 = _fround(t3 - y, W[j + 4], q, F)
+    t5, b5 = _fround(x * y, W[j + 5], q, F)
+    t6, b6 = _fround(beta * z, W[j + 6], q, F)
+    dz, b7 = _fround(t5 - t6, W[j + 7], q, F)
+    return dx, dy, dz, b0 | b1 | b2 | b3 | b4 | b5 | b6 | b7
+
+
+@_scalar
+def _faxpy(x: Any, h: Any, k: Any, W: Any, j: Any, q: Any, F: Any) -> Any:
+    t, b0 = _fround(h * k, W[j], q, F)
+    r, b1 = _fround(x + t, W[j + 1], q, F)
+    return r, b0 | b1
+
+
+@_scalar
+def _frk4_sum(
+    x: Any, h6: Any, k1: Any, k2: Any, k3: Any, k4: Any, W: Any, j: Any, q: Any, F: Any
+) -> Any:
+    a, b0 = _fround(k1 + k4, W[j], q, F)
+    b, b1 = _fround(k2 + k3, W[j + 1], q, F)
+    d, b2 = _fround(2.0 * b, W[j + 2], q, F)
+    s, b3 = _fround(a + d, W[j + 3], q, F)
+    t, b4 = _fround(h6 * s, W[j + 4], q, F)
+    r, b5 = _fround(x + t, W[j + 5], q, F)
+    return r, b0 | b1 | b2 | b3 | b4 | b5
+
+
+@_scalar
+def _fstep(x: Any, y: Any, z: Any, k: Any, scheme: Any, W: Any, j: Any, q: Any, F: Any) -> Any:
+    """:func:`_step` on the fast path (same operations, same stream indices: words
+    W[j + i] = word of stream index c + i); returns x, y, z, flag."""
+    sig, rho, beta, dt, h2, h6 = k[0], k[1], k[2], k[3], k[4], k[5]
+    if scheme == SCHEME_EULER:
+        dx, dy, dz, f0 = _frhs(x, y, z, sig, rho, beta, W, j, q, F)
+        nx, f1 = _faxpy(x, dt, dx, W, j + 8, q, F)
+        ny, f2 = _faxpy(y, dt, dy, W, j + 10, q, F)
+        nz, f3 = _faxpy(z, dt, dz, W, j + 12, q, F)
+        return nx, ny, nz, f0 | f1 | f2 | f3
+    ax, ay, az, f0 = _frhs(x, y, z, sig, rho, beta, W, j, q, F)
+    xb, f1 = _faxpy(x, h2, ax, W, j + 8, q, F)
+    yb, f2 = _faxpy(y, h2, ay, W, j + 10, q, F)
+    zb, f3 = _faxpy(z, h2, az, W, j + 12, q, F)
+    bx, by, bz, f4 = _frhs(xb, yb, zb, sig, rho, beta, W, j + 14, q, F)
+    xc, f5 = _faxpy(x, h2, bx, W, j + 22, q, F)
+    yc, f6 = _faxpy(y, h2, by, W, j + 24, q, F)
+    zc, f7 = _faxpy(z, h2, bz, W, j + 26, q, F)
+    cx, cy, cz, f8 = _frhs(xc, yc, zc, sig, rho, beta, W, j + 28, q, F)
+    xd, f9 = _faxpy(x, dt, cx, W, j + 36, q, F)
+    yd, f10 = _faxpy(y, dt, cy, W, j + 38, q, F)
+    zd, f11 = _faxpy(z, dt, cz, W, j + 40, q, F)
+    ex, ey, ez, f12 = _frhs(xd, yd, zd, sig, rho, beta, W, j + 42, q, F)
+    nx, f13 = _frk4_sum(x, h6, ax, bx, cx, ex, W, j + 50, q, F)
+    ny, f14 = _frk4_sum(y, h6, ay, by, cy, ey, W, j + 56, q, F)
+    nz, f15 = _frk4_sum(z, h6, az, bz, cz, ez, W, j + 62, q, F)
+    flag = f0 | f1 | f2 | f3 | f4 | f5 | f6 | f7 | f8 | f9 | f10 | f11 | f12 | f13 | f14 | f15
+    return nx, ny, nz, flag
+
+
+@_scalar
+def _words(W: Any, c0: Any, n: Any, a: Any, b: Any) -> None:
+    """W[i] = :func:`~lowbit_core._numba.rng_word` of stream index c0 + i, i < n. Where the
+    block has one high half of the index, a 32-bit loop of the same hash (LLVM vectorises it)."""
+    c0 = _U64(c0)
+    last = c0 + _U64(n - 1)
+    if (c0 >> _U64(32)) == (last >> _U64(32)):
+        lo0 = _U32(c0 & _U64(0xFFFFFFFF))
+        bh = _U32(_U32(c0 >> _U64(32)) ^ b)
+        for i in range(n):
+            W[i] = _mix32(_U32(_mix32(_U32(_U32(lo0 + _U32(i)) ^ a)) ^ bh))
+    else:
+        for i in range(n):
+            W[i] = rng_word(c0 + _U64(i), a, b)
+
+
+@_scalar
+def _fast_values(x: Any, out: Any, flag: Any, q: Any, a: Any, b: Any, m: Any) -> None:
+    for i in range(x.size):
+        out[i], flag[i] = _fround(x[i], rng_word(_U64(i), a, b), q, m)
+
+
+@_kernel
+def round_values_fast(x: Any, out: Any, flag: Any, ci: Any, cf: Any) -> None:
+    """``out[i], flag[i]``: the fast path's rounding of ``x[i]`` as the ``i``-th operation and
+    its "needs the slow path" flag (tests: unflagged results equal :func:`round_values`)."""
+    q = fast_cfg(ci, cf)
+    a, b = _U32(ci[9]), _U32(ci[10])
+    v = ci[13]
+    if v == V_RNE:
+        _fast_values(x, out, flag, q, a, b, M_RNE)
+    elif v == V_SR:
+        _fast_values(x, out, flag, q, a, b, M_SR)
+    elif v == V_FEW:
+        _fast_values(x, out, flag, q, a, b, M_FEW)
+    else:
+        flag[:] = True
+
+
+@_scalar
+def _integrate_fast(
+    out: Any, s0: Any, k: Any, scheme: Any, skip: Any, P: Any, q: Any, V: Any, F: Any
+) -> None:
+    """:func:`_integrate` through the fast path: each step by :func:`_fstep`, a flagged one
+    again by :func:`_step`. Where flagged steps are common (a narrow format: its zeros and
+    subnormals are all slow-path values) the run goes on with :func:`_step` alone, which gives
+    the same bits (only the speed differs)."""
+    ops = EULER_OPS if scheme == SCHEME_EULER else RK4_OPS
+    total = skip + out.shape[0] - 1
+    W = np.empty(_BLOCK * ops, dtype=np.uint32)
+    x, y, z = s0[0], s0[1], s0[2]
+    if skip == 0:
+        out[0, 0], out[0, 1], out[0, 2] = x, y, z
+    c = np.int64(0)
+    fast = True
+    flagged = 0
+    done = 0
+    while done < total:
+        m = min(_BLOCK, total - done)
+        if fast and V != V_RNE:
+            _words(W, c, m * ops, P[9], P[10])
+        for i in range(m):
+            if fast:
+                nx, ny, nz, flag = _fstep(x, y, z, k, scheme, W, i * ops, q, F)
+                if flag:
+                    nx, ny, nz = _step(x, y, z, k, scheme, c, P, V)
+                    flagged += 1
+                    fast = not (flagged > 64 and 8 * flagged > done + i)
+            else:
+                nx, ny, nz = _step(x, y, z, k, scheme, c, P, V)
+            x, y, z = nx, ny, nz
+            c += ops
+            s = done + i + 1 - skip
+            if s >= 0:
+                out[s, 0], out[s, 1], out[s, 2] = x, y, z
+        done += m
+
+
+@_scalar
+def integrate(out: Any, s0: Any, k: Any, scheme: Any, skip: Any, ci: Any, cf: Any) -> None:
     """Run ``skip`` steps from ``s0`` (the spin-up, discarded), then fill ``out`` (steps + 1, 3)
     with the state reached and the state after each further step. The i-th step uses stream
-    indices ops·i .. ops·(i + 1) - 1, spin-up included. ``v``: the config's variant."""
-    if v == V_F64:
-        _integrate(out, s0, k, scheme, skip, P, V_F64)
-    elif v == V_RNE:
-        _integrate(out, s0, k, scheme, skip, P, V_RNE)
+    indices ops·i .. ops·(i + 1) - 1, spin-up included. ``ci, cf``: one config row each."""
+    P = cfg(ci, cf)
+    q = fast_cfg(ci, cf)
+    v = ci[13]
+    if v == V_RNE:
+        _integrate_fast(out, s0, k, scheme, skip, P, q, V_RNE, M_RNE)
     elif v == V_SR:
-        _integrate(out, s0, k, scheme, skip, P, V_SR)
+        _integrate_fast(out, s0, k, scheme, skip, P, q, V_SR, M_SR)
     elif v == V_FEW:
-        _integrate(out, s0, k, scheme, skip, P, V_FEW)
+        _integrate_fast(out, s0, k, scheme, skip, P, q, V_FEW, M_FEW)
+    elif v == V_F64:
+        _integrate(out, s0, k, scheme, skip, P, V_F64)
     else:
         _integrate(out, s0, k, scheme, skip, P, V_ANY)
 
@@ -341,7 +603,7 @@ def integrate(out: Any, s0: Any, k: Any, scheme: Any, skip: Any, P: Any, v: Any)
 @_scalar
 def run_one(out: Any, s0: Any, k: Any, scheme: Any, skip: Any, ci: Any, cf: Any) -> None:
     """:func:`integrate` for one config row."""
-    integrate(out, s0, k, scheme, skip, cfg(ci, cf), ci[13])
+    integrate(out, s0, k, scheme, skip, ci, cf)
 
 
 @_kernel
@@ -355,7 +617,7 @@ def sweep(
     """
     for i in prange(ci.shape[0]):
         buf = np.empty((steps + 1, 3))
-        integrate(buf, s0[i], k[i], scheme, skip, cfg(ci[i], cf[i]), ci[i, 13])
+        integrate(buf, s0[i], k[i], scheme, skip, ci[i], cf[i])
         for j in range(3):
             out[i, j] = np.mean(np.abs(np.sort(buf[:, j]) - ref[:, j]))
         out[i, 3] = np.std(buf[(steps + 1) // 2 :, 2])
