@@ -83,6 +83,11 @@ class ScalingLawParams:
                 raise ValueError(f"{name}={v!r} out of range {lim['min']:g}..{lim['max']:g}")
         if not 1 <= len(self.compare) <= 8 or any(f not in FORMAT_CHOICES for f in self.compare):
             raise ValueError(f"compare={self.compare!r}: use 1 to 8 of {FORMAT_CHOICES}")
+        if self.fmt == CUSTOM and self.ebits + self.mbits < 1:
+            # P = E + M + 1 = 1 is a sign bit alone; the law's optimal-precision terms need
+            # P >= 2 (a link or a client could send E = M = 0 and reach a traceback)
+            raise ValueError(f"ebits={self.ebits} and mbits={self.mbits}: a custom layout needs "
+                             "at least one exponent or mantissa bit (P = E + M + 1 >= 2)")
         if self.fmt != CUSTOM:
             f = FORMATS[self.fmt]
             object.__setattr__(self, "ebits", f.ebits)
