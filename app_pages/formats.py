@@ -3,6 +3,7 @@ value table, formats side by side and block formats. View only: numbers come fro
 
 import streamlit as st
 
+from ui import bitview as bv
 from ui import cached_formats as cf
 from ui import common, figures_common, params
 from ui import figures_formats as ff
@@ -42,6 +43,13 @@ def set_code(code: int) -> None:
     ss[k("code")] = code
 
 
+def on_hex() -> None:  # a typed hex/binary code: use it, or say why not (the box is reset)
+    try:
+        ss[k("code")] = bv.parse_code(str(ss["formats._hex"]), build_format(*fmt_key()))
+    except ValueError as exc:
+        ss["formats._hex_bad"] = str(exc)
+
+
 params.seed(FormatsParams, page=PAGE)
 ss.setdefault("formats._key", fmt_key())
 st.title("Number formats, bit by bit")
@@ -63,24 +71,27 @@ st.caption(f"**{f.describe()}**: {f.bits} bits = {'1 sign + ' if f.signed else '
            f"exponent + {f.mbits} mantissa, bias {f.bias}.")
 
 st.header("Bit view")
+# a flip or an arrow key in the bit cells (applied once, before any widget reads the code)
+event = ss.get("formats._bits")
+new_code = bv.apply_event(f, int(ss[k("code")]), event, ss.get("formats._bits_seen"))
+if isinstance(event, dict):
+    ss["formats._bits_seen"] = event.get("seq")
+if new_code is not None:
+    ss[k("code")] = new_code
 info = ff.code_info(f, int(ss[k("code")]))
-fields = ff.bit_fields(f)
-for row in range(0, f.bits, 16):
-    cols = st.columns(16, gap="small")
-    for j, (fld, cap) in enumerate(fields[row:row + 16]):
-        pos = f.bits - 1 - (row + j)
-        with cols[j]:
-            st.markdown(f":{ff.FIELD_COLORS[fld]}-background[**{cap}**]")
-            st.button(info.bits[row + j], key=f"formats._bit{row + j}", type="primary"
-                      if info.bits[row + j] == "1" else "secondary",
-                      on_click=set_code, args=(info.code ^ (1 << pos),))
+bv.bit_view(f, info, key="formats._bits")
 st.latex(info.formula)
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("Value", ff.short(info.value))
-c2.metric("Hex code", f"0x{info.code:0{(f.bits + 3) // 4}X}")
-c3.metric("Class", info.kind)
+c2.metric("Class", info.kind)
+ss["formats._hex"] = bv.code_text(f, info.code)  # the box always shows the code in use
+c3.text_input("Bits as hex or binary", key="formats._hex", on_change=on_hex,
+              help="Type 0x3C (hex), 0b00111100 (binary) or a plain integer code, then Enter.")
 with c4:
     st.number_input("Code (integer)", 0, f.num_codes - 1, key=k("code"), step=1)
+if "formats._hex_bad" in ss:
+    st.error(f"Could not use that code: {ss.pop('formats._hex_bad')}. Still showing "
+             f"{bv.code_text(f, info.code)}.")
 b1, b2, _ = st.columns([1, 1, 4])
 b1.button("◀ next down", on_click=set_code, args=(ff.step_code(f, info.code, -1),))
 b2.button("next up ▶", on_click=set_code, args=(ff.step_code(f, info.code, +1),))

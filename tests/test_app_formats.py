@@ -45,7 +45,8 @@ def test_default_page_renders() -> None:
     assert not at.exception and not at.error and not at.warning
     charts = chart_specs(at)
     assert len(charts) == 2  # number line, block errors
-    assert [m.value for m in at.metric][:3] == ["1.0", "0x38", "normal"]
+    assert [m.value for m in at.metric][:2] == ["1.0", "normal"]
+    assert at.text_input(key="formats._hex").value == "0x38"
     assert url_values(at, "fmt") == ["float8_e4m3fn"] and url_values(at, "v") == ["1"]
     assert len(at.get("html")) == 1  # the 16x16 value table of E4M3
     # the default number line shows every finite E4M3 value
@@ -104,17 +105,57 @@ def test_widget_changes_write_the_url() -> None:
     np.testing.assert_array_equal(_markers(spec), pos[i - 16:i + 16][pos[i - 16:i + 16] > 0])
 
 
-def test_bit_buttons_toggle_the_code() -> None:
+def _bit_event(at: AppTest, seq: int, **kw: Any) -> AppTest:
+    """What the bit-view component sends when a bit is set or an arrow key pressed."""
+    at.session_state["formats._bits"] = {"seq": seq, "fmt": at.selectbox(key=K + "fmt").value,
+                                         **kw}
+    return at.run()
+
+
+def test_bit_cells_set_the_code() -> None:
     at = _page()
-    at.button(key="formats._bit0").click().run()  # the sign bit of 1.0
+    _bit_event(at, 1, code=0x38 | 0x80)  # the sign bit of 1.0
     assert url_values(at, "code") == [str(0x38 | 0x80)]
     assert at.metric[0].value == "-1.0"
-    at.button(key="formats._bit7").click().run()  # lowest mantissa bit
-    assert int(url_values(at, "code")[0]) == 0xB9
-    assert float(at.metric[0].value) == float(decode("float8_e4m3fn", 0xB9))
-    # next up / down walk the grid
-    at.button[[b.label for b in at.button].index("next up ▶")].click().run()
-    assert float(at.metric[0].value) == float(decode("float8_e4m3fn", 0xB8))
+    assert at.text_input(key="formats._hex").value == "0xB8"
+    at.run()  # an event is applied once: a later rerun does not replay it
+    at.number_input(key=K + "code").set_value(0x40).run()
+    assert url_values(at, "code") == [str(0x40)]
+    _bit_event(at, 2, code=0x41)
+    assert float(at.metric[0].value) == float(decode("float8_e4m3fn", 0x41))
+    # arrow up / down: the next representable value
+    _bit_event(at, 3, step=1)
+    assert float(at.metric[0].value) == float(decode("float8_e4m3fn", 0x42))
+    # next up / down buttons walk the grid
+    at.button[[b.label for b in at.button].index("◀ next down")].click().run()
+    assert float(at.metric[0].value) == float(decode("float8_e4m3fn", 0x41))
+    # an event made in another format, or a hostile one, changes nothing
+    at.session_state["formats._bits"] = {"seq": 4, "fmt": "float32", "code": 0x3F800000}
+    at.run()
+    assert url_values(at, "code") == [str(0x41)] and not at.exception
+
+
+@pytest.mark.parametrize(("typed", "code"), [("0x3c", 0x3C), ("0b0100_0000", 0x40), ("7", 7),
+                                             ("0X7E", 0x7E)])
+def test_hex_and_binary_entry(typed: str, code: int) -> None:
+    at = _page()
+    at.text_input(key="formats._hex").set_value(typed).run()
+    assert url_values(at, "code") == [str(code)] and not at.error
+    assert at.text_input(key="formats._hex").value == f"0x{code:02X}"
+
+
+@pytest.mark.parametrize(("typed", "why"), [("0x1FF", "does not fit the 8-bit format"),
+                                            ("0xZZ", "is not hex digits"),
+                                            ("0b102", "is not binary digits"),
+                                            ("one", "is not a whole number")])
+def test_bad_hex_entry_says_why_and_keeps_the_code(typed: str, why: str) -> None:
+    at = _page()
+    at.text_input(key="formats._hex").set_value(typed).run()
+    assert not at.exception
+    (err,) = [e.value for e in at.error]
+    assert why in err and "Still showing 0x38" in err
+    assert at.text_input(key="formats._hex").value == "0x38"  # the box shows the code in use
+    assert url_values(at, "code") == [str(0x38)]
 
 
 @pytest.mark.parametrize("fmt", [f for f in FMT_CHOICES if f != "custom"])
@@ -134,6 +175,9 @@ def test_float32_link_shows_one_in_the_bit_view() -> None:
 
 
 def test_format_change_keeps_the_number() -> None:
+    at = _page({"code": "56"})  # 1.0 in E4M3: float32 then opens at 1.0, not at code 56
+    at.selectbox(key=K + "fmt").set_value("float32").run()
+    assert url_values(at, "code") == [str(0x3F800000)] and float(at.metric[0].value) == 1.0
     at = _page({"code": str(0x7E)})  # 448 in E4M3
     at.selectbox(key=K + "fmt").set_value("bfloat16").run()
     assert float(at.metric[0].value) == 448.0
@@ -141,7 +185,7 @@ def test_format_change_keeps_the_number() -> None:
     assert float(at.metric[0].value) == 6.0  # saturated to the FP4 max
     at.selectbox(key=K + "fmt").set_value("float32").run()
     assert url_values(at, "code") == [str(0x40C00000)] and not at.exception
-    at.button(key="formats._bit31").click().run()  # float32: lowest mantissa bit, second row
+    _bit_event(at, 1, code=0x40C00001)  # float32: lowest mantissa bit
     assert float(at.metric[0].value) == float(np.array([0x40C00001], np.uint32).view(np.float32)[0])
 
 

@@ -477,18 +477,36 @@ TABLE_TINTS = {"zero": "#e4e4e4", "subnormal": "#ffe2c4", "normal": "#ffffff",
 
 
 def _compact(s: str) -> str:
-    """Five significant digits for a table cell (the exact value is in the cell's tooltip)."""
+    """At most 8 characters for a table cell (the exact value is in the cell's tooltip): whole
+    numbers below 10^6 in full, else 4 or 3 significant digits, else ``1.95e-3`` form."""
     try:
-        return f"{float(s):.5g}"
+        v = float(s)
     except ValueError:
         return s
+    if not math.isfinite(v) or v == 0:
+        return s
+    if v.is_integer() and abs(v) < 1e6:
+        return str(int(v))
+    for digits in (4, 3):
+        g = f"{v:.{digits}g}"
+        if len(g.lstrip("-")) <= 6 and "e" not in g:
+            return g
+    m, e = f"{v:.2e}".split("e")
+    return f"{m}e{int(e)}"
 
 
 def value_table_html(text: pd.DataFrame, kinds: pd.DataFrame) -> str:
-    """The value table as a compact HTML grid, each cell tinted by its class and showing five
-    digits, the exact value in its tooltip (built by hand: a pandas Styler costs ~0.2 s per
-    rerun to marshal, this string is cached)."""
-    cell = "padding:2px 5px;border:1px solid #ccc;text-align:right;font-size:0.8em"
+    """The value table as a compact HTML grid, each cell tinted by its class and showing at most
+    8 characters, the exact value in its tooltip (built by hand: a pandas Styler costs ~0.2 s per
+    rerun to marshal, this string is cached).
+
+    The grid fills the width it is given: a fixed table layout, and a font size taken from the
+    container's width (``cqi`` units), so all 16 columns fit from about 700 px of content width
+    (a 1280 px screen with the sidebar open) upwards; below the 8 px floor (phones) the grid
+    scrolls sideways inside its box instead of being cut.
+    """
+    cell = ("padding:2px 3px;border:1px solid #ccc;text-align:right;white-space:nowrap;"
+            "overflow:hidden")
     head = "".join(f"<th style='{cell};background:#f3f3f3'>{c}</th>" for c in text.columns)
     rows = []
     kind_grid, text_grid = kinds.to_numpy(dtype=str), text.to_numpy(dtype=str)
@@ -500,9 +518,15 @@ def value_table_html(text: pd.DataFrame, kinds: pd.DataFrame) -> str:
             for c in range(text.shape[1])
         )
         rows.append(f"<tr><th style='{cell};background:#f3f3f3'>{text.index[r]}</th>{tds}</tr>")
-    table = "border-collapse:collapse;font-family:monospace"
+    # 16 cells of <= 8 characters (~3.6 em in Source Sans digits) + 6 px padding, + the row
+    # heads: 100cqi = 62 em + 100 px
+    table = ("border-collapse:collapse;table-layout:fixed;width:100%;min-width:560px;"
+             'font-family:"Source Sans Pro",sans-serif;font-variant-numeric:tabular-nums;'
+             "font-size:clamp(8px,calc((100cqi - 100px) / 62),15px)")
+    cols = "<colgroup><col style='width:3.4em'>" + "<col>" * text.shape[1] + "</colgroup>"
     return (
-        f"<div style='overflow-x:auto'><table style='{table}'>"
+        "<div style='overflow-x:auto;container-type:inline-size;width:100%'>"
+        f"<table style='{table}'>{cols}"
         f"<tr><th style='{cell};background:#f3f3f3'></th>{head}</tr>{''.join(rows)}</table></div>"
     )
 
