@@ -49,134 +49,125 @@ if not p.lesson:
             c2.button("Presenter view", key=f"present.{les.id}", on_click=go,
                       args=(les.id, 1, True), icon=":material/co_present:")
     params.publish(p)
-    st.stop()
-
-les = L.LESSONS[p.lesson]
-if p.step > len(les.steps):
-    st.warning(f"`step`={p.step} is past this lesson's {len(les.steps)} steps; showing the last.")
-    ss[K + "step"] = len(les.steps)
-n = min(p.step, len(les.steps))
-answers, dropped = L.parse_progress(p.a, les)
-for msg in dropped:
-    st.warning(msg)
-if p.present:
-    st.html(PRESENT_CSS)
-step = les.steps[n - 1]
-base = step_state(step, p.variant, n)
-st.title(les.title)
-st.progress(len(answers) / len(les.steps),
-            text=f"Step {n} of {len(les.steps)} · {len(answers)} answered")
-
-if p.present:
-    cols = st.columns(len(les.steps))
-    for i, c in enumerate(cols, start=1):
-        c.button(f"{i}", key=f"jump.{i}", on_click=go, args=(None, i),
-                 type="primary" if i == n else "secondary", width="stretch")
-
-st.header(step.title or f"Step {n}")
-st.markdown(step.prompt.format(**base))
-
-ck = f"{K}c.{les.id}.{n}.{p.variant}."
-for name in step.controls:
-    f = L.field_of(step, name)
-    md, key, label = f.metadata, ck + name, name.replace("_", " ")
-    if key not in ss:
-        ss[key] = list(base[name]) if isinstance(base[name], tuple) else base[name]
-    if isinstance(f.default, tuple):
-        st.multiselect(label, md["choices"], key=key)
-    elif "choices" in md:
-        st.selectbox(label, md["choices"], key=key)
-    elif isinstance(f.default, bool):
-        st.toggle(label, key=key)
-    elif isinstance(f.default, int):
-        st.number_input(label, md["min"], md["max"], step=1, key=key)
-    elif isinstance(f.default, float):
-        st.number_input(label, md["min"], md["max"], format="%g", key=key)
-    else:
-        st.text_input(label, key=key)
-state = {**base, **{c: ss[ck + c] for c in step.controls}}
-page_p, bad = L.page_params(step, state)
-for msg in bad:
-    st.error(f"Could not use that setting: {msg}")
-typed = L.typed_state(step, state)
-
-q = step.question
-ak = f"{K}ans.{les.id}.{n}.{p.variant}"
 
 
-def commit() -> None:
-    if q.kind == "state":  # read the controls now: the callback runs before the next rerun
-        now = L.typed_state(step, {**base, **{c: ss[ck + c] for c in step.controls}})
-        resp = {c: now[c] for c in step.controls}
-    elif ss.get(ak) is None:
-        ss[K + "_empty"] = True
-        return
-    elif q.kind == "choice":
-        resp = [o.label for o in q.options].index(ss[ak])
-    else:
-        resp = ss[ak]
-    toks = [t for t in ss[K + "a"] if not t.startswith(f"{n}:")]
-    ss[K + "a"] = [*toks, L.encode_token(n, q.kind, resp)]
+def show_lesson() -> None:
+    """The lesson view: one step, its question, the reveal, navigation and the links."""
+    les = L.LESSONS[p.lesson]
+    if p.step > len(les.steps):
+        st.warning(f"`step`={p.step} is past this lesson's {len(les.steps)} steps; "
+                   "showing the last.")
+        ss[K + "step"] = len(les.steps)
+    n = min(p.step, len(les.steps))
+    answers, dropped = L.parse_progress(p.a, les)
+    for msg in dropped:
+        st.warning(msg)
+    if p.present:
+        st.html(PRESENT_CSS)
+    step = les.steps[n - 1]
+    base = step_state(step, p.variant, n)
+    st.title(les.title)
+    st.progress(len(answers) / len(les.steps),
+                text=f"Step {n} of {len(les.steps)} · {len(answers)} answered")
+
+    if p.present:
+        cols = st.columns(len(les.steps))
+        for i, c in enumerate(cols, start=1):
+            c.button(f"{i}", key=f"jump.{i}", on_click=go, args=(None, i),
+                     type="primary" if i == n else "secondary", width="stretch")
+        short = urlencode({"lesson": les.id, "step": n})
+        url = st.context.url or "/lessons"
+        c1, c2 = st.columns([1, 3], vertical_alignment="center")
+        c1.html(segno.make(f"{url}?{short}", error="m").svg_inline(scale=5, dark="#111"))
+        c2.markdown("**Students: open this step**")
+        c2.code(f"{url}?{short}", language=None, wrap_lines=True)
+        c2.button("Leave presenter view", on_click=go, args=(None, None, False))
+
+    st.header(step.title or f"Step {n}")
+    st.markdown(step.prompt.format(**base))
+
+    ck = f"{K}c.{les.id}.{n}.{p.variant}."
+    for name in step.controls:
+        L.control(step, name, ck + name, base[name])
+    state = {**base, **{c: ss[ck + c] for c in step.controls}}
+    page_p, bad = L.page_params(step, state)
+    for msg in bad:
+        st.error(f"Could not use that setting: {msg}")
+
+    q = step.question
+    ak = f"{K}ans.{les.id}.{n}.{p.variant}"
 
 
-with st.container(border=True):
-    st.markdown(f"**Question.** {q.text.format(**base)}")
-    if q.kind == "numeric":
-        st.number_input(f"Your answer{f' ({q.unit})' if q.unit else ''}", value=None,
-                        format="%.10g", key=ak, placeholder="type a number")
-    elif q.kind == "choice":
-        st.radio("Your answer", [o.label for o in q.options], index=None, key=ak)
-    else:
-        st.caption("Move the controls above, then check.")
-    st.button("Check my setting" if q.kind == "state" else "Check", on_click=commit,
-              type="primary", key=f"check.{n}", icon=":material/check:")
-    if ss.pop(K + "_empty", False):
-        st.warning("Type or pick an answer first.")
-    with st.expander("Hint"):
-        st.write(step.hint)
+    def commit() -> None:
+        if q.kind == "state":  # read the controls now: the callback runs before the next rerun
+            now = L.typed_state(step, {**base, **{c: ss[ck + c] for c in step.controls}})
+            resp = {c: now[c] for c in step.controls}
+        elif ss.get(ak) is None:
+            ss[K + "_empty"] = True
+            return
+        elif q.kind == "choice":
+            resp = [o.label for o in q.options].index(ss[ak])
+        else:
+            resp = ss[ak]
+        toks = [t for t in ss[K + "a"] if not t.startswith(f"{n}:")]
+        ss[K + "a"] = [*toks, L.encode_token(n, q.kind, resp)]
 
-got = answers.get(n)
-if got is not None:
-    try:
-        v = check(q, L.typed_state(step, base), L.typed_response(step, got))
-        (st.success if v.correct else st.error)(v.message)
-    except ValueError as exc:
-        st.error(f"Could not check that answer: {exc}")
-    st.markdown(f"**Why.** {step.explain.format(**base)}")
-    if step.charts and not bad:
-        lessons_charts.draw(step.page, page_p, step.charts)
-    page = nav.by_key(step.page)
-    st.caption(f"Explore further on the {page.title} page.")
-elif step.charts:
-    st.info("Predict first: the chart appears once you have answered.",
-            icon=":material/visibility_off:")
 
-c1, c2 = st.columns(2)
-c1.button("◀ Previous", on_click=go, args=(None, n - 1), disabled=n == 1, width="stretch")
-c2.button("Next ▶", on_click=go, args=(None, n + 1), disabled=n == len(les.steps),
-          type="primary", width="stretch")
+    with st.container(border=True):
+        st.markdown(f"**Question.** {q.text.format(**base)}")
+        if q.kind == "numeric":
+            st.number_input(f"Your answer{f' ({q.unit})' if q.unit else ''}", value=None,
+                            format="%.10g", key=ak, placeholder="type a number")
+        elif q.kind == "choice":
+            st.radio("Your answer", [o.label for o in q.options], index=None, key=ak)
+        else:
+            st.caption("Move the controls above, then check.")
+        st.button("Check my setting" if q.kind == "state" else "Check", on_click=commit,
+                  type="primary", key=f"check.{n}", icon=":material/check:")
+        if ss.pop(K + "_empty", False):
+            st.warning("Type or pick an answer first.")
+        with st.expander("Hint"):
+            st.write(step.hint)
 
-query = {k: v for k, v in params.to_query(p).items()}
-short = urlencode({"lesson": les.id, "step": n})
-url = st.context.url or "/lessons"
-if p.present:
-    st.subheader("Students: open this step")
-    c1, c2 = st.columns([1, 2])
-    c1.html(segno.make(f"{url}?{short}", error="m").svg_inline(scale=6, dark="#111"))
-    c2.code(f"{url}?{short}", language=None, wrap_lines=True)
-    c2.button("Leave presenter view", on_click=go, args=(None, None, False))
-else:
-    with st.expander("Steps"):
-        for i, s in enumerate(les.steps, start=1):
-            mark = "✓ " if i in answers else ""
-            st.button(f"{mark}{i}. {s.title or s.prompt[:40]}", key=f"list.{i}", on_click=go,
-                      args=(None, i), type="tertiary")
-    st.number_input("Your variant (a number your teacher gives you: it changes the numbers)",
-                    0, 9999, step=1, key=K + "variant")
-    st.markdown("**Copy my progress link** (your answers are in it):")
-    st.code(f"{url}?{urlencode(query, doseq=True)}", language=None, wrap_lines=True)
-    st.download_button("Download my answers (CSV)", L.answers_csv(les, p.variant, answers),
-                       file_name=f"lesson_{les.id}_answers.csv", mime="text/csv",
-                       on_click="ignore", icon=":material/download:")
-    st.button("Back to the lesson list", on_click=go, args=("", 1, False), type="tertiary")
-params.publish(params.current(L.LessonsParams, PAGE))
+    got = answers.get(n)
+    if got is not None:
+        try:
+            v = check(q, L.typed_state(step, base), L.typed_response(step, got))
+            (st.success if v.correct else st.error)(v.message)
+        except ValueError as exc:
+            st.error(f"Could not check that answer: {exc}")
+        st.markdown(f"**Why.** {step.explain.format(**base)}")
+        if step.charts and not bad:
+            lessons_charts.draw(step.page, page_p, step.charts)
+        page = nav.by_key(step.page)
+        st.caption(f"Explore further on the {page.title} page.")
+    elif step.charts:
+        st.info("Predict first: the chart appears once you have answered.",
+                icon=":material/visibility_off:")
+
+    c1, c2 = st.columns(2)
+    c1.button("◀ Previous", on_click=go, args=(None, n - 1), disabled=n == 1, width="stretch")
+    c2.button("Next ▶", on_click=go, args=(None, n + 1), disabled=n == len(les.steps),
+              type="primary", width="stretch")
+
+    query = {k: v for k, v in params.to_query(p).items()}
+    if not p.present:
+        with st.expander("Steps"):
+            for i, s in enumerate(les.steps, start=1):
+                mark = "✓ " if i in answers else ""
+                st.button(f"{mark}{i}. {s.title or s.prompt[:40]}", key=f"list.{i}", on_click=go,
+                          args=(None, i), type="tertiary")
+        st.number_input("Your variant (a number your teacher gives you: it changes the numbers)",
+                        0, 9999, step=1, key=K + "variant")
+        st.markdown("**Copy my progress link** (your answers are in it):")
+        link = f"{st.context.url or '/lessons'}?{urlencode(query, doseq=True)}"
+        st.code(link, language=None, wrap_lines=True)
+        st.download_button("Download my answers (CSV)", L.answers_csv(les, p.variant, answers),
+                           file_name=f"lesson_{les.id}_answers.csv", mime="text/csv",
+                           on_click="ignore", icon=":material/download:")
+        st.button("Back to the lesson list", on_click=go, args=("", 1, False), type="tertiary")
+
+
+if p.lesson:
+    show_lesson()
+    params.publish(params.current(L.LessonsParams, PAGE))

@@ -37,6 +37,7 @@ __all__ = [
     "Answer",
     "LessonsParams",
     "answers_csv",
+    "control",
     "decode_token",
     "encode_token",
     "page_params",
@@ -204,3 +205,26 @@ def field_of(step: Step, name: str) -> dataclasses.Field[Any]:
         if f.name == name:
             return f
     raise KeyError(name)
+
+
+def control(step: Step, name: str, key: str, initial: Any) -> None:
+    """The widget of one shown control, its kind and bounds from the page's params metadata
+    (session key ``key``, set to ``initial`` on first use)."""
+    import streamlit as st
+
+    f = field_of(step, name)
+    md, label, ss = f.metadata, name.replace("_", " "), st.session_state
+    if key not in ss:
+        ss[key] = list(initial) if isinstance(initial, tuple) else initial
+    if isinstance(f.default, tuple):
+        st.multiselect(label, md["choices"], key=key)
+    elif "choices" in md:
+        st.selectbox(label, md["choices"], key=key)
+    elif isinstance(f.default, bool):
+        st.toggle(label, key=key)
+    elif isinstance(f.default, int):
+        st.number_input(label, md["min"], md["max"], step=1, key=key)
+    elif isinstance(f.default, float):
+        st.number_input(label, md["min"], md["max"], format="%g", key=key)
+    else:
+        st.text_input(label, key=key)
