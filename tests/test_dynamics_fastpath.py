@@ -76,11 +76,11 @@ def test_unflagged_fast_roundings_equal_the_per_operation_rounding(kw: dict[str,
 
 def _sr_ties(pr: Precision, x: np.ndarray) -> np.ndarray:
     """Exact SR: the first random word equals the first 32 dropped bits (the slow path's case)."""
-    if pr.mode != "sr":
-        return np.zeros(x.size, dtype=bool)
     sh = 52 - pr.stored_bits
+    if pr.mode != "sr" or sh <= 32:  # d has at most 32 bits: the first word decides
+        return np.zeros(x.size, dtype=bool)
     u = x.view(np.uint64) & np.uint64((1 << sh) - 1)
-    h = (u >> np.uint64(max(sh - 32, 0))) << np.uint64(max(32 - sh, 0))
+    h = u >> np.uint64(sh - 32)
     return np.asarray(h == words(pr.seed, np.arange(x.size), 0))
 
 

@@ -337,7 +337,7 @@ def _integrate(out: Any, s0: Any, k: Any, scheme: Any, skip: Any, P: Any, V: Any
 # the loop 2-3x slower), and the random words of a block of steps are hashed beforehand in one
 # loop that LLVM vectorises, off the step's dependency chain.
 
-_BLOCK = 64  #: steps whose random words are hashed at once (64 x 68 words = 17 KiB)
+_BLOCK = 32  #: steps whose random words are hashed at once (32 x 68 words = 17 KiB)
 _ABS = _U64(0x7FFFFFFFFFFFFFFF)
 
 
@@ -355,7 +355,7 @@ def fast_cfg(ci: Any, cf: Any) -> Any:
         (one << _U64(sh)) - one,  # 1: their mask
         _U64(s1),  # 2, 3: first random word against the dropped bits: (rem >> s1) << s2
         _U64(s2),
-        _U64(0),  # 4: unused
+        _U64((one << _U64(sh)) - (one << _U64(s1)) if sh > 32 else one << _U64(sh)),  # 4: tie
         lo,  # 5, 6, 7: the fast range [lo, hi] as bit images (lo, hi - lo, hi)
         hi - lo,
         hi,
@@ -387,16 +387,32 @@ def _r_rne(v: Any, w: Any, q: Any) -> Any:
 
 
 @_scalar
-def _r_sr(v: Any, w: Any, q: Any) -> Any:
-    """Exact SR with first random word ``w``: away iff w < h, the first 32 dropped bits (then
-    U < d whatever the later words); w == h is flagged (the slow path reads the next words
-    when dropped bits are left below h; a flag costs time only, p = 2^-32)."""
+def _sr_add(w: Any, q: Any) -> Any:
+    """The addend A of exact SR for first random word ``w``: rem + A >= 2^sh iff w < h, h the
+    first 32 dropped bits (rem >> (sh - 32) for sh > 32, else rem << (32 - sh)). With
+    T = ceil((w + 1) 2^s1 / 2^s2) that is rem >= T, and A = 2^sh - T."""
+    one = _U64(1)
+    t = (((_U64(w) + one) << q[2]) + ((one << q[3]) - one)) >> q[3]
+    return (one << q[0]) - t
+
+
+@_scalar
+def _r_sr(v: Any, A: Any, q: Any) -> Any:
+    """Exact SR with the addend ``A`` = :func:`_sr_add` of the first random word: add and
+    truncate, as nearest-even does. Away iff w < h, which decides U < d whatever the later
+    words, except for w == h (rem + A in the top 2^(sh-32) below the carry), which is flagged:
+    the slow path reads the next words (p = 2^-32)."""
     u = np.float64(v).view(np.uint64)
-    w = _U64(w)
-    rem = u & q[1]
-    h = (rem >> q[2]) << q[3]
-    r = (u - rem) + (_U64(w < h) << q[0])
-    return _U64(r).view(np.float64), _flag(u, r, q) | (w == h)
+    t = u + A
+    r = t & ~q[1]
+    return _U64(r).view(np.float64), _flag(u, r, q) | ((t & q[1]) >= q[4])
+
+
+@_scalar
+def _sr_adds(W: Any, n: Any, q: Any) -> None:
+    """W[i] (random words) <- their SR addends, i < n (vectorised)."""
+    for i in range(n):
+        W[i] = _sr_add(W[i], q)
 
 
 @_scalar
@@ -521,7 +537,8 @@ def _words(W: Any, c0: Any, n: Any, a: Any, b: Any) -> None:
 @_scalar
 def _fast_values(x: Any, out: Any, flag: Any, q: Any, a: Any, b: Any, m: Any) -> None:
     for i in range(x.size):
-        out[i], flag[i] = _fround(x[i], rng_word(_U64(i), a, b), q, m)
+        w = _U64(rng_word(_U64(i), a, b))
+        out[i], flag[i] = _fround(x[i], _sr_add(w, q) if m == M_SR else w, q, m)
 
 
 @_kernel
@@ -551,7 +568,7 @@ def _integrate_fast(
     the same bits (only the speed differs)."""
     ops = EULER_OPS if scheme == SCHEME_EULER else RK4_OPS
     total = skip + out.shape[0] - 1
-    W = np.empty(_BLOCK * ops, dtype=np.uint32)
+    W = np.empty(_BLOCK * ops, dtype=np.uint64)
     x, y, z = s0[0], s0[1], s0[2]
     if skip == 0:
         out[0, 0], out[0, 1], out[0, 2] = x, y, z
@@ -563,6 +580,8 @@ def _integrate_fast(
         m = min(_BLOCK, total - done)
         if fast and V != V_RNE:
             _words(W, c, m * ops, P[9], P[10])
+            if V == V_SR:
+                _sr_adds(W, m * ops, q)
         for i in range(m):
             if fast:
                 nx, ny, nz, flag = _fstep(x, y, z, k, scheme, W, i * ops, q, F)
