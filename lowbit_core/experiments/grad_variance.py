@@ -63,7 +63,6 @@ __all__ = [
     "problem",
     "sgd_curves",
     "sr_noise_variance",
-    "sweep_cost",
 ]
 
 FP32 = "fp32"  #: the "mode" label of the unquantized reference
@@ -486,13 +485,6 @@ def _full_gradient(prob: Problem, ws: list[np.ndarray]) -> np.ndarray:
 
 
 # --- the variance sweep ---------------------------------------------------------------------------
-
-
-def sweep_cost(p: GradVarianceParams) -> float:
-    """Rough work of :func:`gradient_variance` in quantized elements (for the page's Run gate)."""
-    prob = problem(p.model)
-    width = sum(w.shape[0] + w.shape[1] for w in prob.ws)
-    return float(p.repeats * p.batch_sizes[-1] * width * (len(p.modes) + 1))
 
 
 def gradient_variance(
