@@ -201,7 +201,8 @@ def training_caption(tr: pd.DataFrame, w_quantized: bool, fmt_label: str) -> str
         parts = [f"{mode_label(m)} (loss {end[m]:.3g} at the end, from {start[m]:.3g})"
                  for m in diverged]
         text += (f" **Diverged:** {'; '.join(parts)}. On {fmt_label} the rounding noise is "
-                 "too large for this learning rate: unbiased rounding keeps updates right on "
-                 "average, but its variance still adds up and can throw the weights off. "
+                 "too large for this learning rate: unbiased rounding (up to saturation) keeps "
+                 "updates right on average, but its variance still adds up and can throw the "
+                 "weights off. "
                  "Lower the learning rate, or give the format more bits.")
     return text
