@@ -71,14 +71,33 @@ def _median(fn: Any, reps: int) -> float:
     return statistics.median(ts)
 
 
+def _ratios(fn: Any, ref: Any, reps: int) -> tuple[float, list[float]]:
+    """Median time of ``fn`` and its ratios to ``ref``, the two timed alternately (a busy
+    machine slows both alike)."""
+    fn()
+    ref()
+    ts, rs = [], []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        ref()
+        t1 = time.perf_counter()
+        fn()
+        t2 = time.perf_counter()
+        ts.append(t2 - t1)
+        rs.append((t2 - t1) / (t1 - t0))
+    return statistics.median(ts), rs
+
+
 def kernels(reps: int) -> None:
     steps = 100_000
     out = np.empty((steps + 1, 3))
+    ref_out = np.empty((steps + 1, 3))
     p64 = LorenzParams(fmt="float64", steps=steps)
     s0 = np.array(p64.start)
-    ref = _median(lambda: plain_rk4(out, s0, _constants(p64)), reps)
+    k64 = _constants(p64)
+    ref = _median(lambda: plain_rk4(ref_out, s0, k64), reps)
     print(f"plain float64 numba RK4, 1e5 steps: {ref * 1e3:.2f} ms (reference)\n")
-    print("| run (1e5 RK4 steps, 68 roundings a step) | ms | × plain float64 |")
+    print("| run (1e5 RK4 steps, 68 roundings a step) | ms | × plain float64 (median, range) |")
     print("|---|---:|---:|")
     cases = [
         ("float64 through the kernel", {"fmt": "float64"}),
@@ -96,19 +115,28 @@ def kernels(reps: int) -> None:
         ci, cf = p.precision.rows()
         k = _constants(p)
         st = p.precision.nearest(s0)
-        t = _median(
+        t, rs = _ratios(
             lambda st=st, k=k, p=p, ci=ci, cf=cf: K.run_one(out, st, k, p.scheme_code, 0, ci, cf),
+            lambda: plain_rk4(ref_out, s0, k64),
             reps,
         )
-        print(f"| {name} | {t * 1e3:.1f} | {t / ref:.1f} |")
+        print(
+            f"| {name} | {t * 1e3:.1f} | {statistics.median(rs):.1f} "
+            f"({min(rs):.1f}–{max(rs):.1f}) |"
+        )
 
 
 def sweep(reps: int) -> None:
     base = LorenzParams(steps=100_000)
-    t = _median(lambda: climate_sweep(base, floor=3), max(1, reps // 2))
+    climate_sweep(base, floor=3)
+    ts = []
+    for _ in range(max(2, reps // 2)):
+        t0 = time.perf_counter()
+        climate_sweep(base, floor=3)
+        ts.append(time.perf_counter() - t0)
     print(
         f"\nlive W1 sweep, 1e5 steps, 48 runs + 3 floor runs, {numba.get_num_threads()} "
-        f"threads: {t:.2f} s"
+        f"threads: {statistics.median(ts):.2f} s (range {min(ts):.2f}–{max(ts):.2f})"
     )
 
 

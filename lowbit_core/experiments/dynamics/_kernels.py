@@ -20,9 +20,20 @@ on the float64 bit image (a few integer operations instead of frexp/ldexp). Anyt
 first random word ties the first 32 bits of the fraction (p = 2^-32) is redone by
 ``round_one_sr``. Tests hold the fast path equal, mode by mode, to the lab's numpy reference.
 
-Each kernel is compiled once per *variant* (:data:`V_F64` ... :data:`V_ANY`, a literal
-argument), so that the rounding is inlined into the loops: a run-time branch per operation made
-even float64 runs 16x slower (measured).
+Lorenz runs go one step further (:func:`integrate`): a whole step is computed with roundings
+that cannot branch (:func:`_r_rne`, :func:`_r_sr`, :func:`_r_few`: the result and a flag "needs
+the slow path"), and a flagged step is recomputed from its start state by the per-operation
+code :func:`_step`. Each rounding is a pure function of (value, stream index, config), so the
+results are the per-operation code's, bit for bit (tests/test_dynamics_bits.py holds them equal
+to outputs recorded before this path existed; tests/test_dynamics_fastpath.py checks the flags
+value by value). The random words of 32 steps are hashed beforehand in one vectorised loop, and
+exact SR becomes add-and-truncate like nearest-even (:func:`_sr_add`).
+
+Each kernel is compiled once per *variant* (:data:`V_F64` ... :data:`V_ANY`), so that the
+rounding is inlined into the loops: a run-time branch per operation made even float64 runs 16x
+slower (measured). The per-operation code gets its variant as a constant that LLVM propagates
+after inlining; the step fast path gets it as the *type* of a marker (:data:`M_RNE` ...), which
+does not depend on inlining.
 
 Each operation is computed exactly or correctly rounded in float64 before it is rounded to the
 target. For a target of at most 24 significand bits that double rounding is innocuous for
