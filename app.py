@@ -20,7 +20,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import streamlit as st  # noqa: E402
 
-from ui import nav  # noqa: E402
+from ui import glossary, nav  # noqa: E402
 
 # "auto": open beside the page on a wide screen, closed on a phone (where it would cover the page)
 # The favicon ships with the lab (a material icon would be fetched from a font host: offline, none)
@@ -54,3 +54,4 @@ with st.sidebar:  # (the navigation menu already ends with a rule)
         # one line (scrolls sideways, copy button at its end): a wrapped link fills a phone
         st.code(f"{base}?{query}" if query else base, language=None, wrap_lines=False)
         st.caption("This link reproduces the page exactly: every setting and the random seed.")
+    glossary.show()  # every abbreviation spelled out, and the papers by title, on every page

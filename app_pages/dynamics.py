@@ -159,7 +159,8 @@ with common.expected_errors():
     st.caption(
         f"Σ 1/i in {p.card_fmt}, each term rounded first. RN stops growing at n = "
         f"{h.attrs['rn_stop_n']:,} with {h.attrs['rn_stop_sum']:g}: the next term is "
-        "below half an ulp of the sum. SR keeps adding on average; its error stays near "
+        "below half an ulp of the sum. SR keeps adding on average (up to saturation, far off "
+        "here); its error stays near "
         "the probabilistic bound, far below RN's."
     )
     common.chart(cards["decay_fig"], cards["decay"], "dynamics_decay")

@@ -105,7 +105,8 @@ s = ff.stored(f, float(x), mode)
 st.markdown(figures_common.stored_words(float(x), s.value, s.next_down, s.next_up, f.describe()))
 if mode == "sr" and s.lo != s.hi:
     st.write(f"Stochastic rounding: **{ff.short(s.lo)}** with probability {1 - s.p_hi:.6g}, "
-             f"**{ff.short(s.hi)}** with probability {s.p_hi:.6g} (the mean is x when in range).")
+             f"**{ff.short(s.hi)}** with probability {s.p_hi:.6g} (the mean is x up to "
+             "saturation: above the largest value everything clips to it).")
 st.dataframe(ff.stored_table(s), hide_index=True)
 if s.overflow:
     st.info(s.overflow)

@@ -19,7 +19,7 @@ from lowbit_core.training.pool import PoolBusy
 from lowbit_core.training.recipes import RECIPES
 from lowbit_core.training.tasks import TASKS
 from ui import cached_fp4_training as cft
-from ui import captions, common, params
+from ui import captions, common, glossary, params
 from ui import figures_fp4_training as figs
 from ui import live_fp4_training as lv
 from ui.params_fp4_training import (
@@ -229,7 +229,7 @@ tech = {t.key: t for t in figs.TECHNIQUES}
 def _explain(key: str) -> None:
     t = tech.get(key)
     if t is not None:
-        st.caption(f"{t.what_it_does} *Paper:* {t.paper_finding}")
+        st.caption(f"{t.what_it_does} *Paper:* {glossary.cite(t.paper_finding)}")
 
 
 st.markdown(
@@ -356,7 +356,8 @@ st.header("6 · What reproduces at this scale", divider="gray")
 fd = cft.findings()
 fd_task = fd[fd["task"] == p.task]
 st.dataframe(
-    fd_task[["claim", "gap_pct", "se_pct", "seeds", "verdict", "source"]].rename(columns={
+    fd_task[["claim", "gap_pct", "se_pct", "seeds", "verdict", "source"]].assign(
+        source=fd_task["source"].map(lambda t: glossary.cite(str(t), md=False))).rename(columns={
         "claim": "published finding", "gap_pct": "measured gap (%)", "se_pct": "± SE (%)",
     }),
     hide_index=True,
@@ -388,7 +389,8 @@ with st.container(border=True):
         lit.assign(value=[f"{r} {v:g} {u}".strip() for r, v, u in
                           zip(lit["relation"].replace("=", ""), lit["value"], lit["unit"],
                               strict=True)])[
-            ["model", "tokens", "comparison", "quantity", "value", "source"]],
+            ["model", "tokens", "comparison", "quantity", "value", "source"]].assign(
+            source=lit["source"].map(lambda t: glossary.cite(str(t), md=False))),
         hide_index=True,
     )
     common.csv_download(lit, "fp4_literature.csv", key="csv.fp4_literature")

@@ -46,7 +46,9 @@ st.title("Rounding: nearest, directed and stochastic")
 st.caption(
     "A value x that a format cannot hold lies between two neighbours, lo and hi. Round-to-nearest "
     "always picks the closer one; stochastic rounding (SR) picks hi with probability equal to the "
-    "distance from lo, in units of the spacing (ulp), so that on average it is exact. Hardware "
+    "distance from lo, in units of the spacing (ulp), so that on average it is exact, up to "
+    "saturation (at the format's largest value there is nothing above to round to, so values "
+    "beyond it are clipped and the mean falls short by exactly the clipped part). Hardware "
     "SR uses only N random bits; the four few-bit variants differ in how they cut the distance "
     "to N bits, and some of them are biased."
 )
@@ -104,7 +106,8 @@ with common.expected_errors():
         + captions.profile_caption(means)
         + " Curves that coincide are named in the panel title and drawn with different dashes."
     )
-    st.markdown("**Mean bias over the interval** (exact, in ulps; spec: Fitzgibbon & Felix 2025)")
+    st.markdown("**Mean bias over the interval** (exact, in ulps; the variants as defined by "
+                "Fitzgibbon & Felix, *On Stochastic Rounding with Few Random Bits*, 2025)")
     table = means.assign(mode=[MODE_LABELS[m] for m in means["mode"]])
     bias_col = st.column_config.NumberColumn("mean bias (ulp)", format="%.6g")
     st.dataframe(table, hide_index=True, column_config={"mean_bias": bias_col,
