@@ -131,12 +131,14 @@ def show_lesson() -> None:
 
     got = answers.get(n)
     if got is not None:
+        lab = "?"
         try:
             v = check(q, L.typed_state(step, base), L.typed_response(step, got))
             (st.success if v.correct else st.error)(v.message)
+            lab = f"{v.expected:.10g}" if isinstance(v.expected, float) else str(v.expected)
         except ValueError as exc:
             st.error(f"Could not check that answer: {exc}")
-        st.markdown(f"**Why.** {step.explain.format(**base)}")
+        st.markdown(f"**Why.** {step.explain.format(**base, answer=lab)}")
         if step.charts and not bad:
             lessons_charts.draw(step.page, page_p, step.charts)
         page = nav.by_key(step.page)

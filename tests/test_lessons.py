@@ -49,6 +49,7 @@ def test_step_state_decodes_without_clamping(les, n, step) -> None:  # type: ign
     assert set(step.charts) <= set(lessons_charts.CHARTS.get(step.page, {}))
     step.prompt.format(**step_state(step, 0, n))
     step.question.text.format(**step_state(step, 0, n))
+    step.explain.format(**step_state(step, 0, n), answer="1")  # {answer}: the computed one
 
 
 def _perturbed(q: Question, want: float) -> float:

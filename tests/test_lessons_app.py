@@ -53,6 +53,7 @@ def test_predict_then_reveal() -> None:
     at.number_input(key="lessons.ans.ties.1.0").set_value(4.0)
     at.button(key="check.1").click().run()
     assert "Right" in at.success[0].value and url_values(at, "a") == ["1:n4.0"]
+    assert any("your 4.25 → 4)" in m.value for m in at.markdown)  # {answer}, computed
 
 
 def test_state_question_checks_the_controls() -> None:

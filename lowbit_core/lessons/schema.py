@@ -89,7 +89,7 @@ class Step:
     prompt: str
     question: Question
     hint: str
-    explain: str  #: shown after the attempt
+    explain: str  #: shown after the attempt; "{answer}" is the computed answer
     title: str = ""
     controls: tuple[str, ...] = ()  #: state fields the student may change
     charts: tuple[str, ...] = ()  #: the page's charts drawn once the student has answered
