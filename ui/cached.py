@@ -18,6 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from lowbit_core.experiments.rounding_accumulation import accumulation, step_seed
 from lowbit_core.formats import get_format
 from lowbit_core.procsync import FileSemaphore
 from lowbit_core.rounding import FEW_BIT_MODES, STOCHASTIC_MODES, quantize, round_distribution
@@ -89,11 +90,6 @@ def interval(fmt: str, x: float) -> tuple[float, float, float]:
     if hi == lo:  # x is the format's max
         lo = float(quantize(np.nextafter(a, -np.inf), f, "rtz")[0])
     return xc, lo, hi
-
-
-def step_seed(seed: int, step: int) -> int:
-    """Generator stream for step ``step`` of a seeded loop (lanes are the element index)."""
-    return (seed << 16) + step
 
 
 def outcomes(
@@ -181,46 +177,6 @@ def profile(
     return pd.concat(curves, ignore_index=True), pd.DataFrame(means)
 
 
-def accumulation(
-    fmt: str, start: float, a: float, n: int, mode: str, rbits: int, seeds: int, seed: int
-) -> pd.DataFrame:
-    """Sum ``start + a + a + ...`` (n terms), rounding every partial sum to ``fmt``.
-
-    Each step rounds the exact ``s + a`` (float64) with RNE, exact SR and the few-bit ``mode``;
-    the stochastic sums run ``seeds`` independent lanes at once (step ``i`` uses the stream
-    :func:`step_seed`, lane ``j`` the element index ``j``). Returns a tidy frame with columns
-    ``term, mode, lane, sum, exact, error``; RNE has the single lane 0.
-    """
-    f = get_format(fmt)
-    s0 = float(quantize(np.array([start]), f, "rne")[0])
-    k = np.arange(n + 1)
-    exact = start + k * a
-    frames = []
-    rne = np.empty(n + 1)
-    rne[0] = s0
-    for i in range(1, n + 1):
-        rne[i] = quantize(np.array([rne[i - 1] + a]), f, "rne")[0]
-        if rne[i] == rne[i - 1]:  # deterministic: a fixed point stays one (stagnation)
-            rne[i:] = rne[i]
-            break
-    frames.append(pd.DataFrame({"term": k, "mode": "rne", "lane": 0, "sum": rne, "exact": exact}))
-    for m in ("sr", mode):
-        paths = np.empty((n + 1, seeds))  # (term, lane)
-        paths[0] = s0
-        nb = _nb(m, rbits)
-        for i in range(1, n + 1):
-            paths[i] = quantize(paths[i - 1] + a, f, m, rbits=nb, seed=step_seed(seed, i))
-        frames.append(
-            pd.DataFrame({
-                "term": np.repeat(k, seeds), "mode": m, "lane": np.tile(np.arange(seeds), n + 1),
-                "sum": paths.reshape(-1), "exact": np.repeat(exact, seeds),
-            })
-        )
-    df = pd.concat(frames, ignore_index=True)
-    df["error"] = df["sum"] - df["exact"]
-    return df
-
-
 # --- Streamlit caches ----------------------------------------------------------------------------
 # The pages need a figure and the frame behind it (for the CSV button). Both are cached together
 # with ``st.cache_resource``: shared, never copied, so a warm rerun skips the pickle round trip and
@@ -250,6 +206,7 @@ def cached_profile(
 def cached_accumulation(
     fmt: str, start: float, a: float, n: int, mode: str, rbits: int, seeds: int, seed: int
 ) -> tuple[go.Figure, pd.DataFrame]:
-    with heavy_slot():
-        df = accumulation(fmt, start, a, n, mode, rbits, seeds, seed)
+    # one GIL-free numba call per mode (worst case 5000 terms x 64 lanes: ~0.2 s CPU), so no
+    # heavy slot: it would queue a light view behind the server's heavy runs
+    df = accumulation(fmt, start, a, n, mode, rbits, seeds, seed)
     return figs.accumulation_figure(df, start, a, get_format(fmt).describe()), df
