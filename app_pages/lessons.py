@@ -78,7 +78,9 @@ def show_lesson() -> None:
         short = urlencode({"lesson": les.id, "step": n})
         url = st.context.url or "/lessons"
         c1, c2 = st.columns([1, 3], vertical_alignment="center")
-        c1.html(segno.make(f"{url}?{short}", error="m").svg_inline(scale=5, dark="#111"))
+        # st.image draws an SVG string as an <img>: st.html's sanitizer drops inline <svg>
+        c1.image(segno.make(f"{url}?{short}", error="m").svg_inline(scale=5, dark="#111"),
+                 caption="Scan to open this step")
         c2.markdown("**Students: open this step**")
         c2.code(f"{url}?{short}", language=None, wrap_lines=True)
         c2.button("Leave presenter view", on_click=go, args=(None, None, False))

@@ -52,13 +52,16 @@ def test_presenter_view(shared_server: str, page: Any) -> None:
     page.get_by_text("Question.").wait_for(timeout=TIMEOUT)
     # the presenter CSS hides the sidebar (and its open button) once the page has drawn
     page.locator('section[data-testid="stSidebar"]').wait_for(state="hidden", timeout=TIMEOUT)
-    assert page.locator("svg path").count() >= 1  # the QR code
+    qr = page.locator('[data-testid="stImage"] img').first  # the QR code (an SVG image)
+    qr.wait_for(timeout=TIMEOUT)
+    assert qr.evaluate("img => img.complete && img.naturalWidth > 100")
     page.screenshot(path=str(OUT / "lessons_presenter.png"), full_page=True)
     page.get_by_role("button", name="Next ▶").wait_for(timeout=TIMEOUT)  # the run has finished
     page.get_by_role("button", name="4", exact=True).click()
     page.get_by_text(re.compile("harmonic sum first stop")).wait_for(timeout=TIMEOUT)
     page.wait_for_url(re.compile(r"[?&]step=4(&|$)"), timeout=TIMEOUT)  # written after the render
     assert parse_qs(urlparse(page.url).query)["step"] == ["4"]
-    link = page.locator("code", has_text="lesson=stagnation&step=4").first
+    # the short link (the sidebar's hidden share box holds the long one)
+    link = page.locator("code", has_text=re.compile(r"/lessons\?lesson=stagnation&step=4$"))
     link.wait_for(timeout=TIMEOUT)  # the short link under the QR code follows the step
     page.screenshot(path=str(OUT / "lessons_presenter_step4.png"))
