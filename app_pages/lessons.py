@@ -162,7 +162,9 @@ def show_lesson() -> None:
                 st.button(f"{mark}{i}. {s.title or s.prompt[:40]}", key=f"list.{i}", on_click=go,
                           args=(None, i), type="tertiary")
         st.number_input("Your variant (a number your teacher gives you: it changes the numbers)",
-                        0, 9999, step=1, key=K + "variant")
+                        0, 9999, step=1, key=K + "variant", on_change=ss.update,
+                        kwargs={K + "a": []},  # answers were checked against the old numbers
+                        help="Changing it starts the lesson's answers afresh.")
         st.markdown("**Copy my progress link** (your answers are in it):")
         link = f"{st.context.url or '/lessons'}?{urlencode(query, doseq=True)}"
         st.code(link, language=None, wrap_lines=True)

@@ -92,3 +92,11 @@ def test_presenter_view() -> None:
     assert any("lesson=stagnation&step=2" in c.value for c in at.code)
     at.button(key="jump.4").click().run()
     assert url_values(at, "step") == ["4"]
+
+
+def test_changing_variant_clears_answers() -> None:
+    at = open_ok(SCRIPT, {"lesson": "ties", "step": "1", "a": ["1:n4.0"]})
+    assert at.success
+    at.number_input(key="lessons.variant").set_value(5).run()
+    assert not at.exception and url_values(at, "variant") == ["5"]
+    assert url_values(at, "a") == [""] and not at.success
