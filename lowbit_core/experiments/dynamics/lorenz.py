@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -245,7 +246,13 @@ def climate_sweep(
     s0 = np.stack([q.precision.nearest(np.array(st)) for q, st in runs])
     kk_arr = np.stack([_constants(q) for q, _ in runs])
     out = np.empty((len(runs), 4))
-    K.sweep(ci, cf, s0, kk_arr, base.scheme_code, base.spinup, base.steps, ref_sorted, out)
+    batch = 2 * numba.get_num_threads()  # runs held at once (memory), in parallel
+    for b in range(0, len(runs), batch):
+        sl = slice(b, min(b + batch, len(runs)))
+        states = np.empty((sl.stop - b, base.steps + 1, 3))
+        K.runs_many(ci[sl], cf[sl], s0[sl], kk_arr[sl], base.scheme_code, base.spinup, states)
+        for i in range(states.shape[0]):
+            K.w1_stats(np.sort(states[i], axis=0), states[i], ref_sorted, out[b + i])
     rows = []
     for (q, _), pr, o in zip(runs, precs, out, strict=True):
         is_floor = pr.kind == K.KIND_F64
