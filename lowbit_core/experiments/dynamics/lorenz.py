@@ -246,7 +246,8 @@ def climate_sweep(
     s0 = np.stack([q.precision.nearest(np.array(st)) for q, st in runs])
     kk_arr = np.stack([_constants(q) for q, _ in runs])
     out = np.empty((len(runs), 4))
-    batch = 2 * numba.get_num_threads()  # runs held at once (memory), in parallel
+    nt = numba.get_num_threads()  # runs held at once, in parallel: 2 a thread, within 256 MiB
+    batch = max(nt, min(2 * nt, (1 << 28) // (24 * (base.steps + 1))))
     for b in range(0, len(runs), batch):
         sl = slice(b, min(b + batch, len(runs)))
         states = np.empty((sl.stop - b, base.steps + 1, 3))
