@@ -218,8 +218,10 @@ def code_info(f: FloatFormat, code: int) -> CodeInfo:
         sig = f"{lead}.{mbin}_2" if mbin else f"{lead}_2"
         sig_val = Fraction(int(lead + mbin, 2), 1 << f.mbits)
         minus = "-" if sign else ""
+        # a long significand breaks the line, so a phone shows the whole formula
+        brk = " \\\\ " if f.mbits > 10 else " "
         formula = (
-            f"{s}2^{{{estr}}} \\cdot {sig} = {minus}2^{{{e}}} \\cdot {_frac_str(sig_val)}"
+            f"{s}2^{{{estr}}}{brk}\\cdot {sig}{brk}= {minus}2^{{{e}}} \\cdot {_frac_str(sig_val)}"
             f" = {short(v)}"
         )
     return CodeInfo(

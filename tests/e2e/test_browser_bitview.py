@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 
@@ -90,4 +91,31 @@ def test_float32_bits_wrap_in_a_few_rows_on_a_phone(shared_server: str, browser:
     assert all(digits)  # no digit clipped by its cell
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=str(OUT / "bitview_390.png"), full_page=True)
+    page.close()
+
+
+def test_back_to_home_drops_the_page_state_and_the_favicon_is_local(
+        shared_server: str, browser: Any) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(shared_server + "/", timeout=TIMEOUT)
+    page.get_by_role("heading", name="Low-Bit Lab").wait_for(timeout=TIMEOUT)
+    page.get_by_role("link", name="Rounding").first.click()
+    page.wait_for_url(re.compile(r"/rounding\?.*x=1\.3"), timeout=TIMEOUT)
+    page.get_by_role("heading", name=re.compile("Rounding: nearest")).wait_for(timeout=TIMEOUT)
+    page.wait_for_timeout(3000)  # the page has published its settings to the URL
+    for _ in range(3):  # Streamlit keeps /rounding and /rounding?... as two history entries
+        page.go_back()
+        page.wait_for_timeout(2500)
+        if urlparse(page.url).path == "/":
+            break
+    page.get_by_role("heading", name="Low-Bit Lab").wait_for(timeout=TIMEOUT)
+    page.wait_for_timeout(2000)  # Home's script has run and rewritten the URL
+    assert "?" not in page.url and "x=" not in page.url, page.url
+    icon = page.locator("link[rel*='icon']").first.get_attribute("href") or ""
+    assert not icon.startswith("http") or icon.startswith(shared_server), icon
+    outside = [u for u in requests if not u.startswith(shared_server) and not
+               u.startswith(("data:", "blob:", "about:"))]
+    assert not outside, outside  # nothing fetched from a font host or elsewhere
     page.close()
