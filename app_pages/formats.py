@@ -3,9 +3,10 @@ value table, formats side by side and block formats. View only: numbers come fro
 
 import streamlit as st
 
+from lowbit_core.blocks import PRESETS
 from ui import bitview as bv
 from ui import cached_formats as cf
-from ui import common, figures_common, params
+from ui import captions, common, figures_common, params
 from ui import figures_formats as ff
 from ui import params_formats as pf
 from ui.params_formats import FormatsParams, build_format, format_label
@@ -146,8 +147,6 @@ st.table(props)
 common.csv_download(props.reset_index(names="property"), "format_properties.csv", "csv.props")
 
 st.header("Block formats")
-st.caption("A seeded Gaussian tensor N(0, 1) with one outlier, quantized in blocks that share "
-           "one scale: the outlier's block loses resolution, the others do not.")
 q1, q2, q3, q4, q5 = st.columns(5)
 q1.selectbox("Block format", pf.BLOCK_FORMATS, key=k("block_fmt"), format_func=str.upper)
 q2.slider("Length (× 32)", 1, 8, key=k("groups"), on_change=lambda: ss.update(
@@ -159,6 +158,8 @@ elements, blocks, errors, ts, bfig = cf.block_demo(
     ss[k("block_fmt")], ss[k("groups")], float(ss[k("outlier")]), ss[k("outlier_at")],
     int(ss[k("seed")]))
 common.chart(bfig, errors, "block_errors")
+st.caption(captions.block_caption(blocks, int(ss[k("outlier_at")]),
+                                  PRESETS[ss[k("block_fmt")]].block))
 if ts is not None:
     st.caption(f"NVFP4 first multiplies x by the FP32 tensor scale {ts:.6g} = 448·6 / amax; the "
                "block scales below (E4M3) live in that scaled domain.")

@@ -100,3 +100,28 @@ def test_live_steps_note_uses_the_task_length() -> None:
     long = captions.live_steps_note(2000, 400)
     assert "library's runs of this task are 400 steps long" in long
     assert "first 2000" not in long and "first 400 steps differ" in long
+
+
+def _blocks(rmse: list[float]) -> pd.DataFrame:
+    return pd.DataFrame({"block": range(len(rmse)), "scale": [4.0] + [0.25] * (len(rmse) - 1),
+                         "rmse": rmse})
+
+
+def test_block_caption_says_the_outlier_block_lost_resolution_only_when_it_did() -> None:
+    text = captions.block_caption(_blocks([0.9, 0.15, 0.14]), outlier_at=5, block=32)
+    assert "costs its whole block resolution" in text and "6.0×" in text  # 0.9 / 0.15
+    text = captions.block_caption(_blocks([0.25, 0.15]), outlier_at=5, block=32)  # 1.7x
+    assert "too small to stand out" in text and "costs" not in text
+    # the outlier sits in block 1 (element 40, blocks of 32)
+    assert "block 1" in captions.block_caption(_blocks([0.1, 0.9]), outlier_at=40, block=32)
+    one = captions.block_caption(_blocks([0.9]), outlier_at=5, block=32)
+    assert "one block" in one and "costs" not in one
+
+
+def test_block_caption_on_the_real_demo() -> None:
+    from ui import figures_formats as ff
+
+    _, big, _, _ = ff.block_demo("mxfp4", 2, 20.0, 5, 0)
+    assert "costs its whole block" in captions.block_caption(big, 5, 32)
+    _, small, _, _ = ff.block_demo("mxfp4", 2, 0.5, 5, 0)
+    assert "too small" in captions.block_caption(small, 5, 32)

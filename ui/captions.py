@@ -140,3 +140,24 @@ def live_steps_note(live_steps: int, library_steps: int) -> str:
             f"{live_steps}-step run goes on past them, and since its learning rate decays over "
             f"its own length even its first {library_steps} steps differ from the library's "
             "run. Use 0 steps to compare like with like.")
+
+
+def block_caption(blocks: pd.DataFrame, outlier_at: int, block: int) -> str:
+    """Whether the outlier's block lost resolution, from the blocks table (columns block,
+    scale, rmse): said when its RMS error is more than twice every other block's."""
+    lead = ("A seeded Gaussian tensor N(0, 1) with one outlier, quantized in blocks that share "
+            "one scale.")
+    k = outlier_at // block
+    own = blocks[blocks["block"] == k]
+    rest = blocks[blocks["block"] != k]
+    if own.empty or rest.empty:
+        return lead + " The tensor is one block here: there is no other block to compare with."
+    r, others = float(own["rmse"].iloc[0]), float(rest["rmse"].max())
+    scale = float(own["scale"].iloc[0])
+    if r > 2 * others:
+        return (lead + f" The outlier's block (block {k}) needs scale {scale:g}, so its RMS "
+                f"error is {r:.3g}, {r / others:.1f}× the worst other block's ({others:.3g}): "
+                "the outlier costs its whole block resolution, the other blocks keep theirs.")
+    return (lead + f" Here the outlier is too small to stand out: its block's RMS error "
+            f"{r:.3g} is within twice the other blocks' (up to {others:.3g}). Make it larger "
+            "to see its block lose resolution.")
