@@ -206,3 +206,15 @@ def test_parse_x_canonical(raw: str, ok: str) -> None:
 def test_parse_x_rejects(raw: str) -> None:
     with pytest.raises(ValueError):
         parse_x(raw)
+
+
+def test_a_value_the_other_settings_override_is_said_so_not_called_clamped() -> None:
+    """/scaling_laws with a catalogue format takes E and M from the format: a link's huge
+    ``ebits`` must not read "clamped to 8" while the page uses E4M3's 4."""
+    from lowbit_core.experiments.scaling_law_page import ScalingLawParams
+
+    p, msgs = from_query(ScalingLawParams, {"ebits": "999", "mbits": "3"})
+    assert p.ebits == 4
+    assert msgs == ["`ebits` from the link is not used: the other settings set it to '4'"]
+    p, msgs = from_query(ScalingLawParams, {"fmt": "custom", "ebits": "999"})
+    assert p.ebits == 8 and msgs == ["`ebits`=999 is above the maximum, clamped to 8"]

@@ -235,16 +235,26 @@ def from_query(cls: type[P], query: Query) -> tuple[P, list[str]]:
         v, _ = _last(query["v"])
         if v.strip() != str(SCHEMA_VERSION):
             msgs.append(f"link schema version {_safe(v, 10)} is not {SCHEMA_VERSION}; read as v1")
+    spans: dict[str, tuple[int, int]] = {}  # each field's messages
     for f in dataclasses.fields(cls):  # type: ignore[arg-type]
         if f.name in query:
+            start = len(msgs)
             val = _parse_field(f, query[f.name], msgs)
+            spans[f.name] = (start, len(msgs))
             if val is not dataclasses.MISSING:
                 kw[f.name] = val
     try:
-        return cls(**kw), msgs
+        p = cls(**kw)
     except (ValueError, TypeError) as exc:  # cross-field validation in __post_init__
         msgs.append(f"the link's combination of values was invalid ({exc}); used the defaults")
         return cls(), msgs
+    # A field the other settings decide (e.g. a catalogue format's exponent bits): a message
+    # such as "clamped to 8" would name a value the page does not use; say what it uses.
+    for name, (a, b) in sorted(spans.items(), key=lambda kv: -kv[1][0]):
+        if b > a and name in kw and getattr(p, name) != kw[name]:
+            msgs[a:b] = [f"`{name}` from the link is not used: the other settings set it to "
+                         f"{_safe(str(getattr(p, name)))}"]
+    return p, msgs
 
 
 def to_query(p: Any) -> dict[str, str | list[str]]:
