@@ -152,7 +152,15 @@ def test_live_run_streams_finishes_and_overlays() -> None:
     at = _page(to_query(p))
     at.button(key=K + "_run").click().run()
     _clean(at)
-    at = _until(at, lambda a: any("done in" in s.value for s in a.success))
+    # the run, then its same-seed FP32 baseline (queued behind it when the pool runs one
+    # training at a time): the gap is shown once both are done
+    def _both_done(a: AppTest) -> bool:
+        rows = [r for _, r in a.table[0].value.iterrows()
+                if str(r["recipe"]).startswith("live:")] if a.table else []
+        return (any("done in" in s.value for s in a.success)
+                and bool(rows) and " ± " in str(rows[0].iloc[1]))
+
+    at = _until(at, _both_done)
     _clean(at)
     label = f"live: {RECIPES['fp4_naive'].label} · seed 3 · 40 steps"
     t = trace(chart_specs(at)[0], label)
