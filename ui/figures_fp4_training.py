@@ -665,10 +665,10 @@ class _Lit:
 _LIT_ROWS = (
     _Lit("12B hybrid Mamba-Transformer", "10T", "NVFP4 vs FP8",
          "relative validation-loss gap, stable phase", 1.0, "%", "<",
-         f"{_NV} headline result (papers_spec (d), check 18)", "12B, 10T: NVFP4 vs FP8, stable"),
+         f"{_NV} headline result (papers_spec (d))", "12B, 10T: NVFP4 vs FP8, stable"),
     _Lit("12B hybrid Mamba-Transformer", "10T", "NVFP4 vs FP8",
          "relative validation-loss gap, end of training (slightly > 1.5%)", 1.5, "%", "≈",
-         f"{_NV} headline result (papers_spec (d), check 18)", "12B, 10T: NVFP4 vs FP8, end"),
+         f"{_NV} headline result (papers_spec (d))", "12B, 10T: NVFP4 vs FP8, end"),
     _Lit("12B hybrid Mamba-Transformer", "10T", "NVFP4", "MMLU-Pro 5-shot", 62.58, "score", "=",
          f"{_NV} Table 2"),
     _Lit("12B hybrid Mamba-Transformer", "10T", "FP8", "MMLU-Pro 5-shot", 62.62, "score", "=",
