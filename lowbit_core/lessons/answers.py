@@ -307,6 +307,38 @@ def sr_noise_over_model(delta: float, batch: int, n_batches: int = 4000, seed: i
     return v / (float(delta) ** 2 / (6 * int(batch)))
 
 
+@functools.lru_cache(maxsize=32)
+def _mse_fall(grid: str, mbits: int, targets: tuple[str, ...], mode: str, batch_a: int,
+              batch_b: int, repeats: int, seed: int) -> float:
+    from ..experiments.grad_variance import GradVarianceParams, bits_format, gradient_variance
+
+    p = GradVarianceParams(model="linear", fmt=bits_format(int(mbits), 5, grid),
+                           modes=(mode,), targets=targets, batch_sizes=(batch_a, batch_b),
+                           repeats=int(repeats), seed=int(seed))
+    df = gradient_variance(p)
+    mse = df[df["mode"] == mode].set_index("batch")["mse"]
+    return float(mse[batch_a] / mse[batch_b])
+
+
+@_register
+def mse_fall(grid: str, mbits: int, targets: str, mode: str, batch_a: int, batch_b: int,
+             repeats: int = 128, seed: int = 0) -> float:
+    """Measured MSE of the linear model's mini-batch gradient at ``batch_a`` over that at
+    ``batch_b`` (the Gradient-variance page's sweep: grid int(k+2) or eXmk with k = ``mbits``,
+    ``targets`` a string of w/a/g, ``mode`` for them). Sampling noise alone falls as 1/B (ratio
+    batch_b / batch_a); quantized weights leave a floor that no batch removes."""
+    return _mse_fall(str(grid), int(mbits), tuple(str(targets)), str(mode), int(batch_a),
+                     int(batch_b), int(repeats), int(seed))
+
+
+@_register
+def mse_fall_distance(claim: float, grid: str, mbits: int, targets: str, mode: str,
+                      batch_a: int, batch_b: int, repeats: int = 128, seed: int = 0) -> float:
+    """|ln(measured fall / claim)|: how far the claimed factor is from :func:`mse_fall`."""
+    r = mse_fall(grid, mbits, targets, mode, batch_a, batch_b, repeats, seed)
+    return abs(math.log(r / float(claim)))
+
+
 @_register
 def fp4_gap_pct(task: str, recipe: str, reference: str = "fp32") -> float:
     """Final validation-loss gap of ``recipe`` to ``reference`` in percent, from the shipped
