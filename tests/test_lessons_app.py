@@ -90,6 +90,22 @@ def test_presenter_view() -> None:
     (qr,) = at.get("image")  # the QR code, an SVG drawn by st.image
     assert "Scan" in str(qr.proto)
     assert any("lesson=stagnation&step=2" in c.value for c in at.code)
+    # the code holds the short link shown beside it: the same SVG as segno's encoding of that
+    # link (a stale or wrong link gives other modules); no QR decoder ships with the lab
+    import base64
+
+    import segno
+
+    url = qr.proto.imgs[0].url
+    svg = base64.b64decode(url.split(",", 1)[1]).decode()
+    short = at.code[0].value
+    assert short.endswith("lesson=stagnation&step=2")
+
+    def path(link: str) -> str:  # the modules' path (st.image adds an xmlns to the <svg>)
+        return segno.make(link, error="m").svg_inline(scale=5, dark="#111").split("<path", 1)[1]
+
+    assert svg.split("<path", 1)[1] == path(short)
+    assert svg.split("<path", 1)[1] != path(short.replace("step=2", "step=3"))
     at.button(key="jump.4").click().run()
     assert url_values(at, "step") == ["4"]
 
