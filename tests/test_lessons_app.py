@@ -58,6 +58,7 @@ def test_predict_then_reveal() -> None:
 
 def test_state_question_checks_the_controls() -> None:
     at = open_ok(SCRIPT, {"lesson": "ties", "step": "4"})
+    assert at.text_input(key="lessons.c.ties.4.0.x").label == "Value x"  # words, not a URL key
     at.text_input(key="lessons.c.ties.4.0.x").set_value("1.3")
     at.button(key="check.4").click().run()
     assert "Not yet" in at.error[0].value

@@ -207,13 +207,33 @@ def field_of(step: Step, name: str) -> dataclasses.Field[Any]:
     raise KeyError(name)
 
 
+#: The words a student reads beside a lesson's control (a field name is a URL key, not a label).
+CONTROL_LABELS: dict[str, str] = {
+    "x": "Value x",
+    "fmt": "Number format",
+    "block_fmt": "Block format",
+    "ebits": "Exponent bits (E)",
+    "mbits": "Mantissa bits (M)",
+    "sbits": "Stored significand bits",
+    "rbits": "Random bits (N)",
+    "outlier": "Outlier value",
+    "mode": "Rounding mode",
+    "seed": "Random seed",
+}
+
+
+def control_label(name: str) -> str:
+    """A control's label: :data:`CONTROL_LABELS`, else the field name in words."""
+    return CONTROL_LABELS.get(name, name.replace("_", " ").capitalize())
+
+
 def control(step: Step, name: str, key: str, initial: Any) -> None:
     """The widget of one shown control, its kind and bounds from the page's params metadata
     (session key ``key``, set to ``initial`` on first use)."""
     import streamlit as st
 
     f = field_of(step, name)
-    md, label, ss = f.metadata, name.replace("_", " "), st.session_state
+    md, label, ss = f.metadata, control_label(name), st.session_state
     if key not in ss:
         ss[key] = list(initial) if isinstance(initial, tuple) else initial
     if isinstance(f.default, tuple):
