@@ -115,6 +115,14 @@ def show_lesson() -> None:
         ss[K + "a"] = [*toks, L.encode_token(n, q.kind, resp)]
 
 
+    prev = answers.get(n)  # a reopened progress link shows the answer it holds
+    if prev is not None and ak not in ss and q.kind != "state":
+        try:
+            r = L.typed_response(step, prev)
+            ss[ak] = q.options[int(r)].label if q.kind == "choice" else float(r)
+        except (ValueError, TypeError, IndexError):
+            pass
+
     with st.container(border=True):
         st.markdown(f"**Question.** {q.text.format(**base)}")
         if q.kind == "numeric":

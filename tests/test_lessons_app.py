@@ -117,3 +117,14 @@ def test_changing_variant_clears_answers() -> None:
     at.number_input(key="lessons.variant").set_value(5).run()
     assert not at.exception and url_values(at, "variant") == ["5"]
     assert url_values(at, "a") == [""] and not at.success
+
+
+def test_reopened_progress_link_shows_its_answers() -> None:
+    """A progress link reopens with each answered step's answer in its box (not an empty one)."""
+    step3 = load_lessons()["ties"].steps[2]
+    assert step3.question.kind == "choice"
+    tok = L.encode_token(3, "choice", 1)
+    at = open_ok(SCRIPT, {"lesson": "ties", "step": "3", "a": ["1:n4.0", tok]})
+    assert at.radio(key="lessons.ans.ties.3.0").value == step3.question.options[1].label
+    at = open_ok(SCRIPT, {"lesson": "ties", "step": "1", "a": ["1:n4.0", tok]})
+    assert at.number_input(key="lessons.ans.ties.1.0").value == 4.0
