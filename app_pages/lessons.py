@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 import segno
 import streamlit as st
 
-from lowbit_core.lessons import check, step_state
+from lowbit_core.lessons import check, quote_values, step_state
 from ui import lessons as L
 from ui import lessons_charts, nav, params
 
@@ -148,7 +148,15 @@ def show_lesson() -> None:
             lab = f"{v.expected:.10g}" if isinstance(v.expected, float) else str(v.expected)
         except ValueError as exc:
             st.error(f"Could not check that answer: {exc}")
-        st.markdown(f"**Why.** {step.explain.format(**base, answer=lab)}")
+        try:  # numbers the explanation quotes, computed now (never typed in the file)
+            quoted = quote_values(step, L.typed_state(step, base))
+        except ValueError as exc:
+            st.error(f"Could not compute the explanation's numbers: {exc}")
+            quoted = {}
+        try:
+            st.markdown(f"**Why.** {step.explain.format(**base, **quoted, answer=lab)}")
+        except (KeyError, ValueError):  # a quote that could not be computed
+            st.markdown(f"**Why.** {step.explain}")
         if step.charts and not bad:
             lessons_charts.draw(step.page, page_p, step.charts)
         page = nav.by_key(step.page)

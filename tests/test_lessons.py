@@ -20,6 +20,7 @@ from lowbit_core.lessons import (
     expected,
     load_lessons,
     parse_lesson,
+    quote_values,
     step_state,
 )
 from ui import lessons as L
@@ -49,7 +50,33 @@ def test_step_state_decodes_without_clamping(les, n, step) -> None:  # type: ign
     assert set(step.charts) <= set(lessons_charts.CHARTS.get(step.page, {}))
     step.prompt.format(**step_state(step, 0, n))
     step.question.text.format(**step_state(step, 0, n))
-    step.explain.format(**step_state(step, 0, n), answer="1")  # {answer}: the computed one
+    state0 = step_state(step, 0, n)
+    quoted = quote_values(step, L.typed_state(step, state0))  # computed by the core
+    step.explain.format(**state0, **quoted, answer="1")  # {answer}: the computed one
+
+
+def test_explanations_quote_computed_numbers() -> None:
+    """An explanation's numbers are quotes computed from the step's state (here the curve
+    library's gaps and the block demo's errors), so they follow the core and the data."""
+    from lowbit_core.lessons import answer
+
+    les = LESSONS["fp4_training"]
+    step = les.steps[0]
+    q = quote_values(step, L.typed_state(step, step_state(step, 0, 1)))
+    assert q == {"nv": answer("fp4_gap_pct", task="digits", recipe="nvfp4"),
+                 "naive": answer("fp4_gap_pct", task="digits", recipe="fp4_naive")}
+    text = step.explain.format(**step_state(step, 0, 1), **q, answer="")
+    assert f"{q['nv']:+.1f} %" in text and f"{q['naive']:+.1f} %" in text
+    b = LESSONS["blocks"].steps[0]
+    qb = quote_values(b, L.typed_state(b, step_state(b, 0, 1)))
+    assert qb["nv"] < qb["mx"]  # the explanation's claim, as computed
+    step0 = _minimal()["steps"][0]  # type: ignore[index]
+    with pytest.raises(ValueError, match=r"quotes\.y"):
+        parse_lesson(_minimal(steps=[{**step0, "quotes": {"y": {"answer": "made_up"}}}] * 5),
+                     "x")
+    with pytest.raises(ValueError, match="own identifier"):  # a quote may not hide a field
+        parse_lesson(_minimal(steps=[{**step0, "quotes": {"x": {"answer": "round_value"}}}] * 5),
+                     "x")
 
 
 def _perturbed(q: Question, want: float) -> float:

@@ -18,6 +18,7 @@ from .schema import (
     load_lesson,
     load_lessons,
     parse_lesson,
+    quote_values,
     step_state,
 )
 
@@ -40,5 +41,6 @@ __all__ = [
     "load_lesson",
     "load_lessons",
     "parse_lesson",
+    "quote_values",
     "step_state",
 ]

@@ -47,6 +47,7 @@ __all__ = [
     "load_lesson",
     "load_lessons",
     "parse_lesson",
+    "quote_values",
     "step_state",
 ]
 
@@ -94,6 +95,9 @@ class Step:
     controls: tuple[str, ...] = ()  #: state fields the student may change
     charts: tuple[str, ...] = ()  #: the page's charts drawn once the student has answered
     variants: tuple[tuple[str, tuple[Scalar, ...]], ...] = ()
+    #: numbers the explanation quotes ("{name}" or "{name:.2f}"), each computed by an answer
+    #: function from the step's state, never typed into the file (:func:`quote_values`)
+    quotes: tuple[tuple[str, Option], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -204,7 +208,7 @@ def _step(d: Any, where: str) -> Step:
     if not isinstance(d, Mapping):
         raise ValueError(f"{where}: should be a table")
     known = {"page", "state", "prompt", "question", "hint", "explain", "title", "controls",
-             "charts", "variants"}
+             "charts", "variants", "quotes"}
     extra = sorted(set(d) - known)
     if extra:
         raise ValueError(f"{where}: unknown key(s) {extra}")
@@ -221,6 +225,19 @@ def _step(d: Any, where: str) -> Step:
             raise ValueError(f"{where}: variants.{k} should be a non-empty list")
         variants.append((k, v))
     q = _question(_req(d, "question", Mapping, where), f"{where} question")
+    quotes = []
+    qd = d.get("quotes", {})
+    if not isinstance(qd, Mapping):
+        raise ValueError(f"{where}: quotes should be a table of {{answer, args}} tables")
+    for name, spec in qd.items():
+        w = f"{where} quotes.{name}"
+        if not str(name).isidentifier() or name in ("answer",) or name in names:
+            raise ValueError(f"{w}: a quote needs its own identifier name")
+        if not isinstance(spec, Mapping) or set(spec) - {"answer", "args"}:
+            raise ValueError(f"{w}: should be a table with 'answer' and optional 'args'")
+        fn = _req(spec, "answer", str, w)
+        _check_fn(fn, w)
+        quotes.append((str(name), Option(str(name), fn, _pairs(spec.get("args", {}), w))))
     for k, _ in q.solution:
         if k not in controls:
             raise ValueError(f"{where}: solution field {k!r} is not a shown control")
@@ -229,6 +246,7 @@ def _step(d: Any, where: str) -> Step:
         question=q, hint=_req(d, "hint", str, where), explain=_req(d, "explain", str, where),
         title=str(d.get("title", "")), controls=controls,
         charts=_strs(d.get("charts", []), f"{where} charts"), variants=tuple(variants),
+        quotes=tuple(quotes),
     )
 
 
@@ -294,6 +312,15 @@ def step_state(step: Step, variant: int, number: int) -> dict[str, Any]:
         for k, options in step.variants:
             state[k] = options[int(rng.integers(len(options)))]
     return state
+
+
+def quote_values(step: Step, state: Mapping[str, Any]) -> dict[str, Value]:
+    """The numbers the step's explanation quotes, computed now from ``state``.
+
+    Raises:
+        ValueError: from an answer function.
+    """
+    return {name: answer(o.answer, **_resolve(o.args, state)) for name, o in step.quotes}
 
 
 def _resolve(args: Pairs, state: Mapping[str, Any]) -> dict[str, Any]:
