@@ -19,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -369,8 +370,11 @@ def test_serve_two_processes_behind_haproxy_and_a_clean_sigterm(tmp_path: Path) 
                                      headers={"Cookie": cookie[0].split(";")[0]})
         with urllib.request.urlopen(req, timeout=30) as r:  # a pinned request: no new pin
             assert r.read() == b"ok" and pins(r) == []
-        heads = asyncio.run(_view(f"ws://127.0.0.1:{port}/_stcore/stream", "rounding",
-                                  "fmt=float8_e5m2&x=1.3"))
+        # in a thread of its own: a worker that also ran the browser tests has playwright's
+        # event loop running in this thread, where asyncio.run refuses to start another
+        with ThreadPoolExecutor(1) as ex:
+            heads = ex.submit(asyncio.run, _view(f"ws://127.0.0.1:{port}/_stcore/stream",
+                                                 "rounding", "fmt=float8_e5m2&x=1.3")).result()
         assert any("Rounding" in h for h in heads), heads
         tree = _descendants(proc.pid)
         assert set(pids["streamlit"]) | {pids["pool_server"], pids["haproxy"]} <= tree

@@ -48,6 +48,7 @@ def test_tensor_deep_link_and_upload(server: str, page: Any, tmp_path: Path) -> 
     page.locator('input[type="file"]').set_input_files(str(f))
     page.get_by_text("mine.npz: w").wait_for(timeout=TIMEOUT)
     page.get_by_text(re.compile("Left out: 'idx' is an integer tensor")).wait_for(timeout=TIMEOUT)
-    page.get_by_text("RNE vs SR: bias (MXFP4)").wait_for(timeout=TIMEOUT)
+    # .first: while the rerun draws, the previous run's chart may still be on the page
+    page.get_by_text("RNE vs SR: bias (MXFP4)").first.wait_for(timeout=TIMEOUT)
     assert parse_qs(urlparse(page.url).query)["tensor"] == ["digits.layers.1.act"]
     page.screenshot(path=str(OUT / "tensor_upload.png"))

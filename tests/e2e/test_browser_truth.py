@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import struct
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -275,9 +276,16 @@ def test_grad_variance_defaults_show_bits_for_batch_and_never_blank(
     thumb.focus()
     thumb.press("ArrowRight")
     page.wait_for_url(re.compile(r"[?&]b_min=1(&|$)"), timeout=TIMEOUT)
-    page.wait_for_timeout(3000)
-    assert page.get_by_text("Press Run").count() == 0
-    assert page.locator(".js-plotly-plot").count() == 6
+    # while the rerun draws, the previous run's charts stay on the page beside the new ones
+    # (9-11 charts for a moment): wait until the rerun has replaced them, never with a Run box
+    n, t_end = -1, time.monotonic() + TIMEOUT / 1000
+    while time.monotonic() < t_end:
+        assert page.get_by_text("Press Run").count() == 0
+        n = page.locator(".js-plotly-plot").count()
+        if n == 6 and page.locator('[data-testid="stStatusWidget"]').count() == 0:
+            break
+        page.wait_for_timeout(500)
+    assert n == 6, n
 
 
 # --- finding 5: on a phone the sidebar does not cover the page -----------------------------------
