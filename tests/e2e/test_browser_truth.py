@@ -69,6 +69,19 @@ def _open(browser: Any, url: str, n_charts: int, viewport: dict[str, int] = PROJ
     return page
 
 
+def _settled_charts(page: Any) -> int:
+    """The page's chart count once no rerun is drawing (while one draws, the previous run's
+    charts stay beside the new ones for a moment)."""
+    n, same, t_end = -1, 0, time.monotonic() + TIMEOUT / 1000
+    while time.monotonic() < t_end and same < 4:  # the same count over 2 s, nothing running
+        m = page.locator(".js-plotly-plot").count()
+        idle = page.locator('[data-testid="stStatusWidget"]').count() == 0
+        same = same + 1 if (m == n and idle) else 0
+        n = m
+        page.wait_for_timeout(500)
+    return int(n)
+
+
 def _charts(page: Any, viewport: dict[str, int]) -> list[dict[str, Any]]:
     page.set_viewport_size({"width": viewport["width"], "height": TALL})
     page.wait_for_timeout(1500)  # plotly relayouts to the new size
@@ -146,8 +159,7 @@ def test_a_link_shows_the_recipient_the_same_charts_and_live_runs(
     assert sender.get_by_text("Press Run").count() == 0  # gone once the results show
     recipient = _open(browser, sender.url, 6)
     ctx_pages.append(recipient)
-    assert recipient.locator(".js-plotly-plot").count() == sender.locator(
-        ".js-plotly-plot").count() == 6
+    assert _settled_charts(recipient) == _settled_charts(sender) == 6
     assert recipient.get_by_text("Press Run").count() == 0
     # the FP4 page with a finished live run: the recipient sees that run
     url = (shared_server + "/fp4_training?task=regression&recipes=fp32&recipes=nvfp4"
@@ -164,8 +176,7 @@ def test_a_link_shows_the_recipient_the_same_charts_and_live_runs(
     got, want = (_charts(p, PROJECTOR)[0]["legend_text"] for p in (recipient, sender))
     assert any(t.startswith("live: NVFP4 recipe · seed 8") for t in got), got
     assert got == want
-    assert recipient.locator(".js-plotly-plot").count() == sender.locator(
-        ".js-plotly-plot").count()
+    assert _settled_charts(recipient) == _settled_charts(sender)
     recipient.screenshot(path=str(OUT / "truth_recipient_fp4.png"))
 
 
