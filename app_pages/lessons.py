@@ -7,7 +7,6 @@ from urllib.parse import urlencode
 import segno
 import streamlit as st
 
-from lowbit_core.lessons import check, quote_values, step_state
 from ui import lessons as L
 from ui import lessons_charts, nav, params
 
@@ -65,7 +64,7 @@ def show_lesson() -> None:
     if p.present:
         st.html(PRESENT_CSS)
     step = les.steps[n - 1]
-    base = step_state(step, p.variant, n)
+    base = L.step_state(step, p.variant, n)
     st.title(les.title)
     st.progress(len(answers) / len(les.steps),
                 text=f"Step {n} of {len(les.steps)} · {len(answers)} answered")
@@ -143,13 +142,13 @@ def show_lesson() -> None:
     if got is not None:
         lab = "?"
         try:
-            v = check(q, L.typed_state(step, base), L.typed_response(step, got))
+            v = L.check(q, L.typed_state(step, base), L.typed_response(step, got))
             (st.success if v.correct else st.error)(v.message)
             lab = f"{v.expected:.10g}" if isinstance(v.expected, float) else str(v.expected)
         except ValueError as exc:
             st.error(f"Could not check that answer: {exc}")
         try:  # numbers the explanation quotes, computed now (never typed in the file)
-            quoted = quote_values(step, L.typed_state(step, base))
+            quoted = L.quote_values(step, L.typed_state(step, base))
         except ValueError as exc:
             st.error(f"Could not compute the explanation's numbers: {exc}")
             quoted = {}

@@ -19,13 +19,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from lowbit_core.lessons import (
+from lowbit_core.lessons import (  # noqa: F401 (check, quote_values, step_state: for the page)
     MAX_STEPS,
     MAX_VARIANT,
     Lesson,
     Step,
     check,
     load_lessons,
+    quote_values,
     step_state,
 )
 from ui import nav, params

@@ -100,7 +100,9 @@ def accumulate(
 
     stochastic = m.value in STOCHASTIC_MODES
     s0 = float(quantize(np.array([float(start)]), f, "rne")[0])
-    out: np.ndarray = K.accumulate_paths(
+    from ._rounding_kernels import accumulate_paths
+
+    out: np.ndarray = accumulate_paths(
         s0, float(a), np.int64(n), np.int64(lanes if stochastic else 1),
         np.uint64(seed if stochastic else 0), *ga, np.int64(K.MODE_CODE[m]),
         np.int64(nb or 1), K._P2,
