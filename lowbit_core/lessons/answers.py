@@ -197,11 +197,10 @@ def _outlier_tensor(groups: int, outlier: float, outlier_at: int, seed: int) -> 
     return x
 
 
-@_register
-def outlier_block_rmse(
+def _outlier_block(
     block_fmt: str, groups: int, outlier: float, outlier_at: int, seed: int
-) -> float:
-    """RMS error of the other elements of the outlier's block (the Formats page's demo)."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """(x, stored) over the other elements of the outlier's block (the Formats page's demo)."""
     if block_fmt not in PRESETS:
         raise ValueError(f"block_fmt={block_fmt!r}: use one of {', '.join(PRESETS)}")
     x = _outlier_tensor(groups, outlier, outlier_at, seed)
@@ -209,8 +208,16 @@ def outlier_block_rmse(
     res = quantize_blocks(x, block_fmt, backend="numpy")
     i0 = int(outlier_at) // b * b
     idx = [i for i in range(i0, i0 + b) if i != int(outlier_at)]
-    err = res.values[idx].astype(np.float64) - x[idx]
-    return float(np.sqrt(np.mean(err**2)))
+    return x[idx], np.asarray(res.values[idx])
+
+
+@_register
+def outlier_block_rmse(
+    block_fmt: str, groups: int, outlier: float, outlier_at: int, seed: int
+) -> float:
+    """RMS error of the other elements of the outlier's block (the Formats page's demo)."""
+    x, q = _outlier_block(block_fmt, groups, outlier, outlier_at, seed)
+    return float(np.sqrt(np.mean((q.astype(np.float64) - x) ** 2)))
 
 
 @_register
@@ -218,13 +225,8 @@ def outlier_block_zeros(
     block_fmt: str, groups: int, outlier: float, outlier_at: int, seed: int
 ) -> int:
     """How many other elements of the outlier's block are stored as 0."""
-    if block_fmt not in PRESETS:
-        raise ValueError(f"block_fmt={block_fmt!r}: use one of {', '.join(PRESETS)}")
-    x = _outlier_tensor(groups, outlier, outlier_at, seed)
-    b = PRESETS[block_fmt].block
-    res = quantize_blocks(x, block_fmt, backend="numpy")
-    i0 = int(outlier_at) // b * b
-    return int(sum(1 for i in range(i0, i0 + b) if i != int(outlier_at) and res.values[i] == 0))
+    _, q = _outlier_block(block_fmt, groups, outlier, outlier_at, seed)
+    return int(np.count_nonzero(q == 0))
 
 
 @_register
