@@ -26,6 +26,7 @@ $(STAMP_DEV): requirements.txt requirements-dev.txt $(STAMP_RUN)
 venv: $(STAMP_DEV)
 
 run: $(STAMP_RUN)
+	$(BIN)/python -m ui.precompile > .precompile.log 2>&1 &
 	LOWBIT_WARM_POOL=1 $(BIN)/streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT) --server.headless true
 
 # A class: PROCS Streamlit processes (default one per core) behind HAProxy on 0.0.0.0:$(PORT).

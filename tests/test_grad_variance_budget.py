@@ -5,6 +5,7 @@ callback stops a run between chunks without changing the numbers of a run that f
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, fields, replace
 
@@ -162,6 +163,33 @@ def test_a_far_deadline_changes_no_number() -> None:
     b = gv.gradient_variance(QUICK.variance(), deadline=far)
     assert a.equals(b)
     assert gv.sgd_curves(QUICK.sgd()).equals(gv.sgd_curves(QUICK.sgd(), deadline=far))
+
+
+def test_time_spent_compiling_kernels_does_not_count_against_a_deadline() -> None:
+    import numba
+
+    from lowbit_core.jitclock import compile_seconds
+
+    d = gv.Deadline.after(0.1)
+    before = compile_seconds()
+
+    @numba.njit(cache=False)  # a fresh function: compiled on its first call, here
+    def kernel(x: float) -> float:
+        s = 0.0
+        for i in range(10):
+            s += math.sin(x * i) + math.cos(x + i) * math.exp(-x * i)
+        return s
+
+    t0 = time.monotonic()
+    kernel(0.5)
+    took = time.monotonic() - t0
+    spent = compile_seconds() - before
+    assert took > 0.1, "compiling should take longer than the deadline (else: no test)"
+    assert spent <= took + 1e-3  # counted once, though the compile nests inner compilations
+    d.check()  # the compilation does not count: the deadline has not passed
+    time.sleep(0.11)
+    with pytest.raises(gv.TimeLimit):
+        d.check()  # real work past the limit still stops the run
 
 
 class Cancelled(Exception):

@@ -272,6 +272,10 @@ class Server:
             _wait_http(f"http://127.0.0.1:{p}/_stcore/health", 120, c)
         self.haproxy.start()
         self._write_pids()
+        # numba's disk cache for every page, compiled in the background (ui.precompile)
+        self.precompile = Child("precompile", [sys.executable, "-m", "ui.precompile"],
+                                self._env(), self.run_dir / "logs" / "precompile.log")
+        self.precompile.start()
         _wait_http(f"http://127.0.0.1:{self.a.port}/healthz", 30, self.haproxy)
         shown = "localhost" if self.a.host in ("0.0.0.0", "::") else self.a.host
         _log(f"the lab is served on http://{shown}:{self.a.port} by {self.procs} Streamlit "
@@ -312,6 +316,8 @@ class Server:
     def stop(self, grace: float = 10.0) -> None:
         self.stopping = True
         order = [self.haproxy, *self.streamlits, self.pool]  # no new requests first
+        if hasattr(self, "precompile"):
+            order.append(self.precompile)
         for c in order:
             c.signal(signal.SIGTERM)
         end = time.monotonic() + grace

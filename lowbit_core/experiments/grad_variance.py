@@ -34,7 +34,7 @@ import itertools
 import math
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
 from typing import Any, NamedTuple
@@ -44,6 +44,7 @@ import pandas as pd
 
 from ..datasets import load_digits
 from ..formats import Format, get_format
+from ..jitclock import compile_seconds
 from ..rng import check_seed, key
 from ..rounding import STOCHASTIC_MODES, RoundMode, check_mode, quantize
 
@@ -81,10 +82,14 @@ class TimeLimit(ValueError):
 @dataclass(frozen=True)
 class Deadline:
     """A wall-clock limit, checked between chunks of work (results never depend on it: a run
-    either finishes with the same numbers or raises :class:`TimeLimit`)."""
+    either finishes with the same numbers or raises :class:`TimeLimit`). Time spent compiling
+    numba kernels meanwhile does not count (:mod:`lowbit_core.jitclock`): a fresh server's first
+    run compiles for longer than the run itself takes."""
 
     at: float  #: :func:`time.monotonic` value after which :meth:`check` raises
     seconds: float  #: the limit, for the message
+    #: :func:`~lowbit_core.jitclock.compile_seconds` when the deadline was set
+    jit_at: float = field(default_factory=compile_seconds)
 
     @classmethod
     def after(cls, seconds: float) -> Deadline:
@@ -93,7 +98,7 @@ class Deadline:
 
     def check(self) -> None:
         """Raise :class:`TimeLimit` once the deadline has passed."""
-        if time.monotonic() > self.at:
+        if time.monotonic() - (compile_seconds() - self.jit_at) > self.at:
             raise TimeLimit(
                 f"stopped after {self.seconds:.0f} s, this page's time limit per part (the "
                 "server is busy or the settings ask a lot): lower the repeats, the largest "

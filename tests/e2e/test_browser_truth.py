@@ -82,6 +82,11 @@ def _settled_charts(page: Any) -> int:
     return int(n)
 
 
+def _errors(page: Any) -> list[str]:
+    """The texts of the page's message boxes (an error there says why a chart is missing)."""
+    return [str(t) for t in page.locator('[data-testid="stAlertContainer"]').all_inner_texts()]
+
+
 def _charts(page: Any, viewport: dict[str, int]) -> list[dict[str, Any]]:
     page.set_viewport_size({"width": viewport["width"], "height": TALL})
     page.wait_for_timeout(1500)  # plotly relayouts to the new size
@@ -157,9 +162,11 @@ def test_a_link_shows_the_recipient_the_same_charts_and_live_runs(
     sender.locator(".js-plotly-plot .main-svg").nth(5).wait_for(timeout=TIMEOUT)
     sender.wait_for_url(re.compile(r"[?&]run=1(&|$)"), timeout=TIMEOUT)
     assert sender.get_by_text("Press Run").count() == 0  # gone once the results show
+    assert _settled_charts(sender) == 6, _errors(sender)
     recipient = _open(browser, sender.url, 6)
     ctx_pages.append(recipient)
-    assert _settled_charts(recipient) == _settled_charts(sender) == 6
+    assert _settled_charts(recipient) == 6, _errors(recipient)
+    assert _settled_charts(sender) == 6, _errors(sender)
     assert recipient.get_by_text("Press Run").count() == 0
     # the FP4 page with a finished live run: the recipient sees that run
     url = (shared_server + "/fp4_training?task=regression&recipes=fp32&recipes=nvfp4"
