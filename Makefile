@@ -59,7 +59,7 @@ pytest: $(STAMP_DEV) chromium haproxy
 test: lint typecheck pytest
 
 bench: $(STAMP_DEV)
-	for b in quantize pages grad_variance training live_runs dynamics scaling_laws tensor rng_cost; do $(BIN)/python bench/$$b.py || exit 1; done
+	for b in quantize pages grad_variance training live_runs dynamics scaling_laws tensor rng_cost sweep; do $(BIN)/python bench/$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) .numba_cache .mypy_cache .ruff_cache .pytest_cache test-output
