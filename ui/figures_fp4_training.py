@@ -658,17 +658,17 @@ class _Lit:
     value: float
     unit: str
     relation: str  #: "<", "≈" or "=": how the paper states the value
-    source: str  #: papers_spec (d) / check 18 citation
+    source: str  #: where in the paper (arXiv id, table or figure)
     bar: str = ""  #: label of the bar in literature_figure ("" = not drawn)
 
 
 _LIT_ROWS = (
     _Lit("12B hybrid Mamba-Transformer", "10T", "NVFP4 vs FP8",
          "relative validation-loss gap, stable phase", 1.0, "%", "<",
-         f"{_NV} headline result (papers_spec (d))", "12B, 10T: NVFP4 vs FP8, stable"),
+         f"{_NV}, 12B pretraining results", "12B, 10T: NVFP4 vs FP8, stable"),
     _Lit("12B hybrid Mamba-Transformer", "10T", "NVFP4 vs FP8",
          "relative validation-loss gap, end of training (slightly > 1.5%)", 1.5, "%", "≈",
-         f"{_NV} headline result (papers_spec (d))", "12B, 10T: NVFP4 vs FP8, end"),
+         f"{_NV}, 12B pretraining results", "12B, 10T: NVFP4 vs FP8, end"),
     _Lit("12B hybrid Mamba-Transformer", "10T", "NVFP4", "MMLU-Pro 5-shot", 62.58, "score", "=",
          f"{_NV} Table 2"),
     _Lit("12B hybrid Mamba-Transformer", "10T", "FP8", "MMLU-Pro 5-shot", 62.62, "score", "=",
@@ -687,7 +687,7 @@ _LIT_ROWS = (
          f"{_NV} Table 2"),
     _Lit("12B hybrid Mamba-Transformer", "10T", "NVFP4 -> BF16 forward for the last 18%",
          "relative validation-loss gap at the end (1.5% before the switch at 8.2T)", 0.5, "%",
-         "≈", f"{_NV} headline result (papers_spec (d))"),
+         "≈", f"{_NV}, switch to BF16 at 8.2T tokens"),
     _Lit("8B", "1T", "NVFP4 vs BF16", "relative loss error", 1.5, "%", "≈", f"{_NV} Fig. 6",
          "8B, 1T: NVFP4 vs BF16"),
     _Lit("8B", "1T", "MXFP4 vs BF16", "relative loss error", 2.5, "%", "≈", f"{_NV} Fig. 6",
