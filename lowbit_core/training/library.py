@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import pandas as pd
 
 from ..datasets import DATA_DIR
 from .overhead import overhead_table
+from .progress import Progress
 from .recipes import recipe_names
 from .tasks import TASKS, get_task
 from .train import CURVE_COLUMNS, TrainParams, run
@@ -73,16 +73,6 @@ def _write(table: pd.DataFrame, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _bar(k: int, n: int, label: str, t0: float) -> None:
-    el = time.perf_counter() - t0
-    eta = el / k * (n - k) if k else float("nan")
-    fill = int(30 * k / max(n, 1))
-    sys.stderr.write(
-        f"\r[{'#' * fill}{'.' * (30 - fill)}] {k}/{n} {label:<36} {el:6.0f}s (eta {eta:5.0f}s)"
-    )
-    sys.stderr.flush()
-
-
 def regenerate(
     tasks: list[str] | None = None,
     recipes: list[str] | None = None,
@@ -112,15 +102,15 @@ def regenerate(
         for s in (seeds if seeds is not None else [0, 1, 2])
         if (r, t, s, steps or get_task(t).steps) not in done
     ]
-    t0 = time.perf_counter()
+    bar = Progress(len(todo))
     for k, (r, t, s) in enumerate(todo):
-        _bar(k, len(todo), f"{r} {t} seed {s}", t0)
+        bar.update(k, label=f"{r} {t} seed {s}")
         res = run(TrainParams(task=t, recipe=r, seed=s, steps=steps, device=device))
         curve = res.curve.assign(steps=steps or get_task(t).steps, diverged=res.diverged)
         table = curve if table.empty else pd.concat([table, curve], ignore_index=True)
         _write(table, p)
-    _bar(len(todo), len(todo), "done", t0)
-    sys.stderr.write("\n")
+    bar.update(len(todo), label="done")
+    bar.close()
     return table
 
 

@@ -163,8 +163,10 @@ def parse_grid(doc: dict[str, Any], name: str = "grid") -> Grid:
             runs += [RunConfig(task, seed, steps, recipe=b) for b in baselines]
             runs += [RunConfig(task, seed, steps, techniques=_canonical({**fixed, **c}))
                      for c in combos]
-    seen: set[str] = set()  # a combination that means the same run as an earlier one: once
-    runs = [r for r in runs if not (r.run_id in seen or seen.add(r.run_id))]  # type: ignore[func-returns-value]
+    unique: dict[str, RunConfig] = {}
+    for r in runs:  # a combination that is the same run as an earlier one: run once
+        unique.setdefault(r.run_id, r)
+    runs = list(unique.values())
     if not runs:
         raise ValueError(f"grid {name!r} has no runs: give baselines, [axes] or points")
     return Grid(str(doc.get("name", name)), str(doc.get("description", "")), tuple(runs))

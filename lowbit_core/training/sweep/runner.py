@@ -18,7 +18,6 @@ each run as it finishes (:mod:`.store`), so an interrupted sweep loses only the 
 from __future__ import annotations
 
 import multiprocessing as mp
-import sys
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -26,12 +25,13 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import pandas as pd
 
+from ..progress import Progress
 from . import store
-from .grid import Grid, RunConfig
+from .grid import AXES, Grid, RunConfig
 
 __all__ = ["Progress", "SweepReport", "run_config", "run_sweep"]
 
@@ -53,7 +53,7 @@ def run_config(cfg: RunConfig) -> pd.DataFrame:
         "val_loss": c["val_loss"].astype(float), "val_metric": c["val_metric"].astype(float),
         "diverged": res.diverged, "run_wall_s": res.wall_s,
     })
-    for k in store.COLUMNS[12:]:
+    for k in AXES:  # every switch (None in a preset run)
         df[k] = sw.get(k)
     out: pd.DataFrame = df[store.COLUMNS]
     return out
@@ -69,30 +69,6 @@ class SweepReport:
     failed: list[str] = field(default_factory=list)  #: run ids recorded as failures
     resubmitted: int = 0  #: runs submitted again after their worker was lost
     wall_s: float = 0.0
-
-
-class Progress:
-    """A one-line progress bar: runs done, failures, time left (to ``stream``, default stderr)."""
-
-    def __init__(self, total: int, stream: TextIO | None = None, width: int = 30) -> None:
-        self.total, self.stream, self.width = total, stream or sys.stderr, width
-        self.done = self.failed = 0
-        self.t0 = time.monotonic()
-
-    def update(self, done: int, failed: int) -> None:
-        self.done, self.failed = done, failed
-        n = done + failed
-        el = time.monotonic() - self.t0
-        left = el / n * (self.total - n) if n else float("nan")
-        fill = int(self.width * n / self.total) if self.total else self.width
-        eta = "--:--" if left != left else f"{int(left) // 60}:{int(left) % 60:02d}"
-        self.stream.write(f"\r[{'#' * fill}{'.' * (self.width - fill)}] {done}/{self.total} runs"
-                          f" · {failed} failed · {eta} left ")
-        self.stream.flush()
-
-    def close(self) -> None:
-        self.stream.write("\n")
-        self.stream.flush()
 
 
 def _local_pool(workers: int) -> ProcessPoolExecutor:
