@@ -167,29 +167,29 @@ def test_a_far_deadline_changes_no_number() -> None:
 
 def test_time_spent_compiling_kernels_does_not_count_against_a_deadline() -> None:
     import numba
+    from numba.core import event
 
     from lowbit_core.jitclock import compile_seconds
 
-    d = gv.Deadline.after(0.1)
     before = compile_seconds()
 
     @numba.njit(cache=False)  # a fresh function: compiled on its first call, here
     def kernel(x: float) -> float:
-        s = 0.0
-        for i in range(10):
-            s += math.sin(x * i) + math.cos(x + i) * math.exp(-x * i)
-        return s
+        return math.sin(x) + math.cos(x)
 
     t0 = time.monotonic()
     kernel(0.5)
     took = time.monotonic() - t0
     spent = compile_seconds() - before
-    assert took > 0.1, "compiling should take longer than the deadline (else: no test)"
-    assert spent <= took + 1e-3  # counted once, though the compile nests inner compilations
-    d.check()  # the compilation does not count: the deadline has not passed
+    assert 0 < spent <= took + 1e-3  # a real compile is counted, once (not per nested compile)
+    # a compilation longer than the deadline, as numba announces it (the same event)
+    d = gv.Deadline.after(0.1)
+    with event.trigger_event("numba:compile", data={"dispatcher": None, "args": ()}):
+        time.sleep(0.3)
+    d.check()  # the 0.3 s compiling do not count: the deadline has not passed
     time.sleep(0.11)
     with pytest.raises(gv.TimeLimit):
-        d.check()  # real work past the limit still stops the run
+        d.check()  # real time past the limit still stops the run
 
 
 class Cancelled(Exception):
